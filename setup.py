@@ -1,0 +1,31 @@
+"""Install colorize and its pinned stack (see DESIGN.md: TF 2.16 + tensorflow-io 0.37)."""
+from setuptools import find_packages, setup
+
+setup(
+    name="colorize",
+    version="0.1.0",
+    description="GAN image colorization in TensorFlow 2 (Fabbri & Islam reproduction)",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.11,<3.12",
+    packages=find_packages(include=["colorize", "colorize.*"]),
+    py_modules=["train", "eval"],
+    install_requires=[
+        # tensorflow-io 0.37 ships native libraries built against TF 2.16:
+        # with any other TF minor they fail to load, so the pair is pinned.
+        "tensorflow>=2.16.1,<2.17",
+        "tensorflow-io>=0.37.0,<0.38",
+        "numpy>=1.23,<2",  # TF 2.16 is built against numpy 1.x
+        "opencv-python-headless>=4.8,<5",
+        "absl-py>=1.0",
+        "tqdm>=4.60",
+        # Ships the real colour photographs used as the offline built-in sample.
+        "scikit-image>=0.21",
+    ],
+    extras_require={"test": ["pytest>=7", "pillow>=9"]},
+    entry_points={
+        "console_scripts": [
+            "colorize-data=colorize.data.__main__:run",
+        ]
+    },
+)
