@@ -1,0 +1,154 @@
+"""The typed training configuration (built by train.py from its flags).
+
+Fields left None take the GAN variant's default (colorize/variants.py);
+`resolved()` fills them in, and the resolved config is what config.json in
+the model dir records.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from typing import Optional
+
+from colorize import models, variants
+
+# --loss -> (l1_weight, l2_weight) defaults: the paper's L1 weight 100.
+LOSSES = {"l1": (100.0, 0.0), "l2": (0.0, 100.0), "l1+l2": (100.0, 100.0)}
+CONFIG_FILE = "config.json"
+# Fields that decide the shapes of the checkpointed variables: a resumed run
+# must keep them.
+ARCHITECTURE_FIELDS = ("generator", "width", "image_size", "gan", "sync_bn")
+
+
+class ConfigError(ValueError):
+    """An invalid flag value or combination, found before any heavy work."""
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    data: str = "data/sample"
+    model_dir: str = "runs/default"
+    gan: str = "wgan"
+    loss: str = "l1"
+    generator: str = "unet"
+    width: float = 1.0
+    image_size: int = 64
+    batch_size: int = 16
+    max_steps: int = 20000
+    gan_weight: Optional[float] = None
+    l1_weight: Optional[float] = None
+    l2_weight: Optional[float] = None
+    optimizer: Optional[str] = None
+    lr_g: Optional[float] = None
+    lr_d: Optional[float] = None
+    beta_1: Optional[float] = None
+    beta_2: Optional[float] = None
+    n_critic: Optional[int] = None
+    clip: Optional[float] = None
+    margin: Optional[float] = None
+    gp_weight: Optional[float] = None
+    critic_warmup_steps: int = 0
+    critic_warmup_n: int = 100
+    sync_bn: bool = False
+    seed: int = 0
+    checkpoint_every: int = 500
+    summary_every: int = 50
+    image_every: int = 250
+    log_every: int = 10
+    keep_checkpoints: int = 3
+    shuffle_buffer: int = 2048
+
+    @property
+    def variant(self) -> variants.Variant:
+        return variants.get(self.gan)
+
+    def resolved(self) -> "TrainConfig":
+        """A copy with every None replaced by the variant's default."""
+        self.validate_names()
+        v = self.variant
+        l1, l2 = LOSSES[self.loss]
+        defaults = {
+            "gan_weight": v.gan_weight, "l1_weight": l1, "l2_weight": l2,
+            "optimizer": v.optimizer, "lr_g": v.learning_rate, "lr_d": v.learning_rate,
+            "beta_1": v.beta_1, "beta_2": v.beta_2, "n_critic": v.n_critic,
+            "clip": v.clip, "margin": v.margin, "gp_weight": v.gradient_penalty_weight,
+        }
+        filled = {k: d for k, d in defaults.items() if getattr(self, k) is None}
+        cfg = dataclasses.replace(self, **filled)
+        cfg.validate()
+        return cfg
+
+    def validate_names(self) -> None:
+        if self.gan not in variants.VARIANTS:
+            raise ConfigError(f"--gan={self.gan!r} is not a variant; choose from "
+                              f"{', '.join(variants.VARIANTS)}")
+        if self.loss not in LOSSES:
+            raise ConfigError(f"--loss={self.loss!r}; choose from {', '.join(LOSSES)}")
+        if self.generator not in models.GENERATORS:
+            raise ConfigError(f"--generator={self.generator!r}; choose from "
+                              f"{', '.join(models.GENERATORS)}")
+
+    def validate(self) -> None:
+        self.validate_names()
+        checks = [
+            (self.image_size >= 32 and self.image_size % 8 == 0,
+             f"--image_size must be a multiple of 8, at least 32; got {self.image_size}"),
+            (self.width > 0, f"--width must be > 0; got {self.width}"),
+            (self.batch_size >= 1, f"--batch_size must be >= 1; got {self.batch_size}"),
+            (self.max_steps >= 0, f"--max_steps must be >= 0; got {self.max_steps}"),
+            (self.optimizer in variants.OPTIMIZERS,
+             f"--optimizer must be one of {variants.OPTIMIZERS}; got {self.optimizer!r}"),
+            (self.n_critic is None or self.n_critic >= 1, f"--n_critic must be >= 1; got {self.n_critic}"),
+            (self.clip is None or self.clip > 0, f"--clip must be > 0; got {self.clip}"),
+            (all((w or 0) >= 0 for w in (self.gan_weight, self.l1_weight, self.l2_weight)),
+             "loss weights must be >= 0"),
+            (all((lr is None or lr > 0) for lr in (self.lr_g, self.lr_d)),
+             "learning rates must be > 0"),
+            (min(self.checkpoint_every, self.summary_every, self.image_every, self.log_every) >= 1,
+             "--checkpoint_every, --summary_every, --image_every, --log_every must be >= 1"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ConfigError(message)
+        if self.variant.discriminator is None and (self.gan_weight or 0) > 0:
+            raise ConfigError("--gan=none has no discriminator; --gan_weight must be 0")
+        if self.gan_weight == 0 and (self.l1_weight or 0) == 0 and (self.l2_weight or 0) == 0:
+            raise ConfigError("every loss weight is 0: nothing to train")
+
+    # --- persistence ---------------------------------------------------------
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True) + "\n"
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+
+def load(model_dir: str) -> TrainConfig:
+    path = os.path.join(model_dir, CONFIG_FILE)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"no {CONFIG_FILE} in {model_dir}: is it a training run's model_dir?")
+    with open(path) as f:
+        return TrainConfig.from_dict(json.load(f))
+
+
+def save(cfg: TrainConfig) -> None:
+    os.makedirs(cfg.model_dir, exist_ok=True)
+    path = os.path.join(cfg.model_dir, CONFIG_FILE)
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(cfg.to_json())
+    os.replace(tmp, path)
+
+
+def check_resume(previous: TrainConfig, current: TrainConfig) -> None:
+    """Refuse to resume with flags that change the checkpointed shapes."""
+    changed = [f"--{k}: {getattr(previous, k)!r} -> {getattr(current, k)!r}"
+               for k in ARCHITECTURE_FIELDS if getattr(previous, k) != getattr(current, k)]
+    if changed:
+        raise ConfigError(
+            f"{current.model_dir} holds a run with another architecture ({'; '.join(changed)}); "
+            "use a new --model_dir, or the run's own flags to resume it")

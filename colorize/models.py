@@ -1,0 +1,205 @@
+"""Generators (normalised L -> ab) and conditional discriminators (L, ab -> score).
+
+All Keras functional models. Every discriminator sees L and ab together.
+Layer plans follow the published nets so that, at width 1, parameter
+counts equal theirs (tests/test_models.py works the counts out by hand).
+"""
+from __future__ import annotations
+
+import keras
+from keras import layers
+
+GENERATORS = ("colcol", "unet")
+DISCRIMINATORS = ("patchgan", "critic", "ebgan")
+UNET_MAX_DEPTH = 8
+
+
+def _ch(n: int, width: float) -> int:
+    return max(1, int(round(n * width)))
+
+
+def _bn(sync: bool) -> layers.Layer:
+    # synchronized=True: batch statistics over the global batch, so that N
+    # replicas x B/N compute what 1 replica x B does.
+    return layers.BatchNormalization(momentum=0.9, epsilon=1e-5, synchronized=sync)
+
+
+# --- generators ---------------------------------------------------------------
+
+def colcol_generator(image_size: int, width: float = 1.0, sync_bn: bool = False) -> keras.Model:
+    """Zhang et al. (ECCV 2016) colorful colorization as a regression net.
+
+    Blocks 1-7: 2-3 3x3 conv + ReLU ending in BatchNorm; blocks 1-3 end with
+    a stride-2 conv (input/8); blocks 5-6 dilation 2. Block 8: 4x4
+    transposed conv x2 + two 3x3 convs. The 313-bin classification head is
+    replaced by a 1x1 conv to 2 channels with tanh, then bilinear x4.
+    """
+    if image_size % 8:
+        raise ValueError(f"colcol needs an image size divisible by 8, got {image_size}")
+    plan = [  # (filters, convs, stride of last conv, dilation)
+        (64, 2, 2, 1), (128, 2, 2, 1), (256, 3, 2, 1), (512, 3, 1, 1),
+        (512, 3, 1, 2), (512, 3, 1, 2), (512, 3, 1, 1),
+    ]
+    inp = keras.Input((image_size, image_size, 1), name="l")
+    x = inp
+    for block, (filters, convs, stride, dilation) in enumerate(plan, start=1):
+        for i in range(convs):
+            s = stride if i == convs - 1 else 1
+            x = layers.Conv2D(_ch(filters, width), 3, strides=s, padding="same",
+                              dilation_rate=dilation, activation="relu",
+                              name=f"conv{block}_{i + 1}")(x)
+        x = _bn(sync_bn)(x)
+    x = layers.Conv2DTranspose(_ch(256, width), 4, strides=2, padding="same",
+                               activation="relu", name="conv8_1")(x)
+    for i in (2, 3):
+        x = layers.Conv2D(_ch(256, width), 3, padding="same", activation="relu",
+                          name=f"conv8_{i}")(x)
+    x = layers.Conv2D(2, 1, activation="tanh", name="ab_head")(x)
+    out = layers.UpSampling2D(4, interpolation="bilinear", name="ab")(x)
+    return keras.Model(inp, out, name="colcol")
+
+
+def unet_depth(image_size: int) -> int:
+    """Stride-2 levels: as many as halve the image evenly, at most 8 (1x1
+    bottleneck at 256 px, as pix2pix's unet_256)."""
+    depth = 0
+    while depth < UNET_MAX_DEPTH and image_size % (2 ** (depth + 1)) == 0:
+        depth += 1
+    return depth
+
+
+def unet_generator(image_size: int, width: float = 1.0, sync_bn: bool = False,
+                   in_channels: int = 1, out_channels: int = 2) -> keras.Model:
+    """The pix2pix U-Net (Isola et al.): 4x4 stride-2 convs, encoder
+    LeakyReLU 0.2 + BatchNorm (none on the outermost and innermost levels),
+    decoder ReLU + transposed conv + BatchNorm, dropout 0.5 in the innermost
+    (8*ngf, 8*ngf) decoder blocks (at most 3), skips by concatenation.
+    Convs followed by BatchNorm carry no bias, as in pix2pix."""
+    depth = unet_depth(image_size)
+    if depth < 3:
+        raise ValueError(f"unet needs an image size divisible by 8, got {image_size}")
+    ngf = _ch(64, width)
+    filters = [ngf * min(2 ** i, 8) for i in range(depth)]
+    inp = keras.Input((image_size, image_size, in_channels), name="l")
+    x, skips = inp, []
+    for i in range(depth):
+        if i > 0:
+            x = layers.LeakyReLU(0.2)(x)
+        x = layers.Conv2D(filters[i], 4, strides=2, padding="same", use_bias=False,
+                          name=f"down{i}")(x)
+        if 0 < i < depth - 1:
+            x = _bn(sync_bn)(x)
+        skips.append(x)
+    for i in range(depth - 1, 0, -1):
+        x = layers.ReLU()(x)
+        x = layers.Conv2DTranspose(filters[i - 1], 4, strides=2, padding="same",
+                                   use_bias=False, name=f"up{i}")(x)
+        x = _bn(sync_bn)(x)
+        if 4 <= i <= depth - 2:
+            x = layers.Dropout(0.5)(x)
+        x = layers.Concatenate()([skips[i - 1], x])
+    x = layers.ReLU()(x)
+    out = layers.Conv2DTranspose(out_channels, 4, strides=2, padding="same",
+                                 activation="tanh", name="ab")(x)
+    return keras.Model(inp, out, name="unet")
+
+
+def build_generator(name: str, image_size: int, width: float = 1.0,
+                    sync_bn: bool = False) -> keras.Model:
+    builders = {"colcol": colcol_generator, "unet": unet_generator}
+    if name not in builders:
+        raise ValueError(f"unknown generator {name!r}; choose from {GENERATORS}")
+    return builders[name](image_size, width=width, sync_bn=sync_bn)
+
+
+# --- discriminators -----------------------------------------------------------
+
+def _conditional_inputs(image_size: int) -> tuple[keras.Input, keras.Input, keras.KerasTensor]:
+    l = keras.Input((image_size, image_size, 1), name="l")
+    ab = keras.Input((image_size, image_size, 2), name="ab")
+    return l, ab, layers.Concatenate()([l, ab])
+
+
+def _patch_layers(x, width: float, norm: bool, sync_bn: bool, in_channels: int | None = None):
+    """pix2pix's n_layers=3 PatchGAN body: 70x70 receptive field.
+    PyTorch's padding=1 is reproduced with explicit zero padding."""
+    ndf = _ch(64, width)
+    plan = [(ndf, 2), (ndf * 2, 2), (ndf * 4, 2), (ndf * 8, 1)]
+    for i, (filters, stride) in enumerate(plan):
+        with_norm = norm and i > 0
+        x = layers.ZeroPadding2D(1)(x)
+        x = layers.Conv2D(filters, 4, strides=stride, use_bias=not with_norm)(x)
+        if with_norm:
+            x = _bn(sync_bn)(x)
+        x = layers.LeakyReLU(0.2)(x)
+    x = layers.ZeroPadding2D(1)(x)
+    return layers.Conv2D(1, 4, strides=1, name="score")(x)
+
+
+def patchgan_discriminator(image_size: int, width: float = 1.0, sync_bn: bool = False) -> keras.Model:
+    """PatchGAN: a map of raw logits, one per 70x70 patch of (L, ab)."""
+    l, ab, x = _conditional_inputs(image_size)
+    return keras.Model([l, ab], _patch_layers(x, width, True, sync_bn), name="patchgan")
+
+
+def critic_discriminator(image_size: int, width: float = 1.0, sync_bn: bool = False) -> keras.Model:
+    """WGAN critic: the PatchGAN shape without BatchNorm (which would couple
+    the examples of a batch and break the per-example gradient penalty),
+    raw linear output."""
+    l, ab, x = _conditional_inputs(image_size)
+    return keras.Model([l, ab], _patch_layers(x, width, False, sync_bn), name="critic")
+
+
+class ReconstructionEnergy(layers.Layer):
+    """Per-example RMS error of the reconstructed ab, in Lab units.
+
+    Lab units (ab * 110) keep the energy on a scale where the EBGAN margin
+    (40, the paper's report) means something: a gray guess of a colourful
+    face is roughly 15-25 away; the small epsilon keeps sqrt differentiable
+    at a perfect reconstruction."""
+
+    def __init__(self, ab_scale: float, **kwargs):
+        super().__init__(**kwargs)
+        self.ab_scale = ab_scale
+
+    def call(self, inputs):
+        ab, recon = inputs
+        err = (recon - ab) * self.ab_scale
+        return keras.ops.sqrt(keras.ops.mean(keras.ops.square(err), axis=(1, 2, 3)) + 1e-6)
+
+    def get_config(self):
+        return {**super().get_config(), "ab_scale": self.ab_scale}
+
+
+def ebgan_discriminator(image_size: int, width: float = 1.0, sync_bn: bool = False) -> keras.Model:
+    """EBGAN: an autoencoder on (L, ab) that reconstructs ab; its output is
+    the per-example reconstruction energy. Conditional: L goes in too (the
+    original's EBGAN ignored L)."""
+    from colorize.color import AB_SCALE
+
+    if image_size % 8:
+        raise ValueError(f"ebgan needs an image size divisible by 8, got {image_size}")
+    l, ab, x = _conditional_inputs(image_size)
+    ndf = _ch(64, width)
+    for i, filters in enumerate((ndf, ndf * 2, ndf * 4)):
+        x = layers.Conv2D(filters, 4, strides=2, padding="same", use_bias=i == 0)(x)
+        if i > 0:
+            x = _bn(sync_bn)(x)
+        x = layers.LeakyReLU(0.2)(x)
+    for filters in (ndf * 2, ndf):
+        x = layers.Conv2DTranspose(filters, 4, strides=2, padding="same", use_bias=False)(x)
+        x = _bn(sync_bn)(x)
+        x = layers.ReLU()(x)
+    recon = layers.Conv2DTranspose(2, 4, strides=2, padding="same", activation="tanh",
+                                   name="recon")(x)
+    energy = ReconstructionEnergy(AB_SCALE, name="energy")([ab, recon])
+    return keras.Model([l, ab], energy, name="ebgan")
+
+
+def build_discriminator(name: str, image_size: int, width: float = 1.0,
+                        sync_bn: bool = False) -> keras.Model:
+    builders = {"patchgan": patchgan_discriminator, "critic": critic_discriminator,
+                "ebgan": ebgan_discriminator}
+    if name not in builders:
+        raise ValueError(f"unknown discriminator {name!r}; choose from {DISCRIMINATORS}")
+    return builders[name](image_size, width=width, sync_bn=sync_bn)

@@ -1,0 +1,310 @@
+"""The training loop, in three layers:
+
+1. per-replica steps (`_d_replica_step`, `_g_replica_step`): per-example
+   losses reduced with compute_average_loss over the global batch, so that
+   N replicas x B/N give the update 1 replica x B gives;
+2. `train_step`, one @tf.function: n_critic discriminator steps, each on a
+   fresh batch, weight clipping, then one generator step on a fresh batch;
+3. the host loop `train()`: checkpoints, resume, summaries, progress, and
+   the stop on a non-finite loss.
+"""
+from __future__ import annotations
+
+import functools
+import math
+import os
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+from absl import logging
+
+from colorize import color, config as config_lib, imageio, losses, models, visualize
+from colorize.data import pipeline
+
+GRID_EXAMPLES = 8
+D_METRICS = ("d_loss", "d_real", "d_fake", "gradient_penalty")
+G_METRICS = ("g_total", "g_l1", "g_l2", "g_adv")
+
+
+class NonFiniteLoss(RuntimeError):
+    """A loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+def make_optimizer(cfg: config_lib.TrainConfig, learning_rate: float) -> keras.optimizers.Optimizer:
+    if cfg.optimizer == "rmsprop":
+        return keras.optimizers.RMSprop(learning_rate)
+    return keras.optimizers.Adam(learning_rate, beta_1=cfg.beta_1, beta_2=cfg.beta_2)
+
+
+class Trainer:
+    """Models, optimisers, checkpoint and the compiled step for one config."""
+
+    def __init__(self, cfg: config_lib.TrainConfig, strategy: tf.distribute.Strategy):
+        self.cfg = cfg
+        self.strategy = strategy
+        self.variant = cfg.variant
+        self.global_batch = cfg.batch_size
+        with strategy.scope():
+            self.generator = models.build_generator(cfg.generator, cfg.image_size, cfg.width,
+                                                    cfg.sync_bn)
+            self.g_optimizer = make_optimizer(cfg, cfg.lr_g)
+            self.g_optimizer.build(self.generator.trainable_variables)
+            self.discriminator = None
+            self.d_optimizer = None
+            if self.variant.discriminator is not None:
+                self.discriminator = models.build_discriminator(
+                    self.variant.discriminator, cfg.image_size, cfg.width, cfg.sync_bn)
+                self.d_optimizer = make_optimizer(cfg, cfg.lr_d)
+                self.d_optimizer.build(self.discriminator.trainable_variables)
+            self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+        parts = {"generator": self.generator, "g_optimizer": self.g_optimizer, "step": self.step}
+        if self.discriminator is not None:
+            parts.update(discriminator=self.discriminator, d_optimizer=self.d_optimizer)
+        self.checkpoint = tf.train.Checkpoint(**parts)
+        self.manager = tf.train.CheckpointManager(self.checkpoint, cfg.model_dir,
+                                                  max_to_keep=cfg.keep_checkpoints)
+        if self.discriminator is not None:
+            params = {p: getattr(cfg, p) for p in self.variant.discriminator_loss_params}
+            self._discriminator_loss = functools.partial(self.variant.discriminator_loss, **params)
+        self.train_step = tf.function(self._train_step)
+
+    # --- layer 1: per replica -------------------------------------------------
+
+    def _average(self, per_example: tf.Tensor) -> tf.Tensor:
+        return tf.nn.compute_average_loss(per_example, global_batch_size=self.global_batch)
+
+    def _d_replica_step(self, l, ab):
+        cfg = self.cfg
+        fake = tf.stop_gradient(self.generator(l, training=True))
+        with tf.GradientTape() as tape:
+            real_out = self.discriminator([l, ab], training=True)
+            fake_out = self.discriminator([l, fake], training=True)
+            per_example = self._discriminator_loss(real_out, fake_out)
+            penalty = tf.zeros_like(per_example)
+            if cfg.gp_weight > 0:
+                alpha = tf.random.uniform([tf.shape(l)[0]])
+                penalty = losses.gradient_penalty(self.discriminator, l, ab, fake, alpha)
+            loss = self._average(per_example + cfg.gp_weight * penalty)
+        variables = self.discriminator.trainable_variables
+        self.d_optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+        return {"d_loss": loss,
+                "d_real": self._average(losses.per_example_mean(real_out)),
+                "d_fake": self._average(losses.per_example_mean(fake_out)),
+                "gradient_penalty": self._average(penalty)}
+
+    def _g_replica_step(self, l, ab):
+        cfg = self.cfg
+        with tf.GradientTape() as tape:
+            fake = self.generator(l, training=True)
+            l1 = losses.l1_loss(ab, fake)
+            l2 = losses.l2_loss(ab, fake)
+            adv = tf.zeros_like(l1)
+            if self.discriminator is not None:
+                adv = self.variant.generator_loss(self.discriminator([l, fake], training=True))
+            total = cfg.gan_weight * adv + cfg.l1_weight * l1 + cfg.l2_weight * l2
+            loss = self._average(total)
+        variables = self.generator.trainable_variables
+        self.g_optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+        return {"g_total": loss, "g_l1": self._average(l1), "g_l2": self._average(l2),
+                "g_adv": self._average(adv)}
+
+    # --- layer 2: one compiled step --------------------------------------------
+
+    def _run(self, replica_fn, batch) -> dict:
+        per_replica = self.strategy.run(replica_fn, args=batch)
+        return {k: self.strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None)
+                for k, v in per_replica.items()}
+
+    def _clip_discriminator(self):
+        c = self.cfg.clip
+        for v in self.discriminator.trainable_variables:
+            v.assign(tf.clip_by_value(v, -c, c))
+
+    def _train_step(self, iterator, n_critic):
+        metrics = {k: tf.constant(0.0) for k in D_METRICS}
+        if self.discriminator is not None:
+            for _ in tf.range(n_critic):
+                metrics = self._run(self._d_replica_step, next(iterator))
+                if self.cfg.clip is not None:
+                    self._clip_discriminator()
+        metrics.update(self._run(self._g_replica_step, next(iterator)))
+        self.step.assign_add(1)
+        return metrics
+
+    def n_critic_at(self, step: int) -> int:
+        if step < self.cfg.critic_warmup_steps:
+            return self.cfg.critic_warmup_n
+        return self.cfg.n_critic
+
+    def restore(self) -> int:
+        """Restore the latest checkpoint, if any; returns the step."""
+        if self.manager.latest_checkpoint:
+            self.checkpoint.restore(self.manager.latest_checkpoint).assert_existing_objects_matched()
+        return int(self.step.numpy())
+
+    def colorize(self, l: tf.Tensor) -> tf.Tensor:
+        return self.generator(l, training=False)
+
+
+# --- layer 3: the host loop -------------------------------------------------------
+
+def data_dirs(cfg: config_lib.TrainConfig) -> tuple[str, str]:
+    """(train pattern, grid pattern): the grid uses val shards, or the train
+    shards in eval order when the data has no val split."""
+    train = pipeline.split_pattern(cfg.data, "train")
+    val = pipeline.split_pattern(cfg.data, "val")
+    pipeline.shard_files(train)  # raises with the pattern when there are none
+    try:
+        pipeline.shard_files(val)
+    except FileNotFoundError:
+        val = train
+    return train, val
+
+
+def stored_size(pattern: str) -> tuple[int, int]:
+    from colorize.data import records
+
+    first = pipeline.shard_files(pattern)[0]
+    for serialized in tf.data.TFRecordDataset(first).take(1):
+        f = records.parse_stored(serialized)
+        return int(f["l"].shape[0]), int(f["l"].shape[1])
+    raise ValueError(f"shard {first} holds no examples")
+
+
+def check_data(cfg: config_lib.TrainConfig) -> tuple[str, str]:
+    train, val = data_dirs(cfg)
+    h, w = stored_size(train)
+    if min(h, w) < cfg.image_size:
+        raise config_lib.ConfigError(
+            f"--image_size={cfg.image_size} is larger than the stored images ({h}x{w} in "
+            f"{cfg.data}); rebuild the shards with --size >= {cfg.image_size}")
+    return train, val
+
+
+def grid_batch(pattern: str, cfg: config_lib.TrainConfig) -> tuple[tf.Tensor, tf.Tensor]:
+    ds = pipeline.make_dataset(pattern, GRID_EXAMPLES, training=False, crop_size=cfg.image_size)
+    return next(iter(ds))
+
+
+def grid_image(l, fake_ab, real_ab) -> np.ndarray:
+    """(gray | colorized | real) rows, float RGB [0, 1]."""
+    gray = color.network_to_rgb(l, tf.zeros_like(real_ab)).numpy()
+    fake = color.network_to_rgb(l, fake_ab).numpy()
+    real = color.network_to_rgb(l, real_ab).numpy()
+    return visualize.comparison_sheet([[g, f, r] for g, f, r in zip(gray, fake, real)])
+
+
+def _format_eta(seconds: float) -> str:
+    seconds = int(seconds)
+    h, rem = divmod(seconds, 3600)
+    return f"{h}h{rem // 60:02d}m" if h else f"{rem // 60}m{rem % 60:02d}s"
+
+
+def prepare(cfg: config_lib.TrainConfig) -> config_lib.TrainConfig:
+    """Resolve and check the config and the data, and refuse a resume that
+    changes the architecture; no model is built here."""
+    cfg = cfg.resolved()
+    check_data(cfg)
+    path = os.path.join(cfg.model_dir, config_lib.CONFIG_FILE)
+    if os.path.exists(path):
+        config_lib.check_resume(config_lib.load(cfg.model_dir), cfg)
+    return cfg
+
+
+def train(cfg: config_lib.TrainConfig, strategy: tf.distribute.Strategy | None = None) -> dict:
+    """Train to cfg.max_steps (resuming from model_dir); returns the last metrics."""
+    cfg = prepare(cfg)
+    strategy = strategy or tf.distribute.MirroredStrategy()
+    replicas = strategy.num_replicas_in_sync
+    if cfg.batch_size % replicas:
+        raise config_lib.ConfigError(
+            f"--batch_size={cfg.batch_size} does not divide over {replicas} replicas")
+    keras.utils.set_random_seed(cfg.seed)
+    trainer = Trainer(cfg, strategy)
+    step = trainer.restore()
+    config_lib.save(cfg)
+    if step >= cfg.max_steps:
+        logging.info("%s is at step %d >= --max_steps=%d: nothing to do", cfg.model_dir, step,
+                     cfg.max_steps)
+        return {"step": step}
+    if step:
+        logging.info("resumed from %s at step %d", trainer.manager.latest_checkpoint, step)
+    logging.info("training %s/%s %s on %d replica(s), global batch %d, %d steps -> %s",
+                 cfg.gan, cfg.loss, cfg.generator, replicas, cfg.batch_size, cfg.max_steps,
+                 cfg.model_dir)
+
+    train_pattern, grid_pattern = check_data(cfg)
+    dataset = strategy.distribute_datasets_from_function(
+        lambda ctx: pipeline.make_dataset(train_pattern, cfg.batch_size, training=True,
+                                          crop_size=cfg.image_size, input_context=ctx,
+                                          shuffle_buffer=cfg.shuffle_buffer, seed=cfg.seed))
+    iterator = iter(dataset)
+    grid_l, grid_ab = grid_batch(grid_pattern, cfg)
+    writer = tf.summary.create_file_writer(os.path.join(cfg.model_dir, "train"))
+    samples_dir = os.path.join(cfg.model_dir, "samples")
+
+    metrics, window_start, window_steps = {}, None, 0
+    while step < cfg.max_steps:
+        metrics = trainer.train_step(iterator, tf.constant(trainer.n_critic_at(step)))
+        metrics = {k: float(v) for k, v in metrics.items()}
+        step = int(trainer.step.numpy())
+        if not all(math.isfinite(v) for v in metrics.values()):
+            bad = ", ".join(f"{k}={v}" for k, v in metrics.items() if not math.isfinite(v))
+            raise NonFiniteLoss(
+                f"non-finite loss at step {step} ({bad}); stopped without saving. The last good "
+                f"checkpoint is {trainer.manager.latest_checkpoint or 'none (no checkpoint yet)'}. "
+                "Try a lower learning rate.")
+        if window_start is None:  # the first step includes tracing: not timed
+            window_start, window_steps = time.monotonic(), 0
+        else:
+            window_steps += 1
+        last = step == cfg.max_steps
+        if step % cfg.log_every == 0 or last:
+            _log_progress(cfg, step, metrics, window_start, window_steps)
+        if step % cfg.summary_every == 0 or last:
+            _write_scalars(writer, trainer, metrics, step)
+        if step % cfg.image_every == 0 or last:
+            _write_grid(writer, trainer, grid_l, grid_ab, step, samples_dir)
+        if step % cfg.checkpoint_every == 0 or last:
+            trainer.manager.save(checkpoint_number=step)
+    writer.flush()
+    logging.info("done at step %d. checkpoints: %s  samples: %s  TensorBoard: "
+                 "tensorboard --logdir %s", step, cfg.model_dir, samples_dir, cfg.model_dir)
+    return {"step": step, **metrics}
+
+
+def _log_progress(cfg, step, metrics, window_start, window_steps):
+    elapsed = time.monotonic() - window_start if window_start else 0.0
+    rate = window_steps / elapsed if elapsed > 0 and window_steps else float("nan")
+    eta = _format_eta((cfg.max_steps - step) / rate) if rate == rate and rate > 0 else "?"
+    parts = [f"step {step}/{cfg.max_steps}", f"{rate * cfg.batch_size:.1f} img/s",
+             f"G {metrics['g_total']:.4g} (adv {metrics['g_adv']:.4g} l1 {metrics['g_l1']:.4g} "
+             f"l2 {metrics['g_l2']:.4g})"]
+    if cfg.variant.discriminator is not None:
+        parts.append(f"D {metrics['d_loss']:.4g} (real {metrics['d_real']:.4g} "
+                     f"fake {metrics['d_fake']:.4g})")
+    parts.append(f"eta {eta}")
+    logging.info("  ".join(parts))
+
+
+def _value(variable) -> float:
+    return float(keras.ops.convert_to_numpy(variable))
+
+
+def _write_scalars(writer, trainer, metrics, step):
+    with writer.as_default(step=step):
+        for k, v in metrics.items():
+            if trainer.discriminator is not None or not k.startswith("d_") and k != "gradient_penalty":
+                tf.summary.scalar(f"loss/{k}", v)
+        tf.summary.scalar("lr/generator", _value(trainer.g_optimizer.learning_rate))
+        if trainer.d_optimizer is not None:
+            tf.summary.scalar("lr/discriminator", _value(trainer.d_optimizer.learning_rate))
+
+
+def _write_grid(writer, trainer, grid_l, grid_ab, step, samples_dir):
+    sheet = grid_image(grid_l, trainer.colorize(grid_l), grid_ab)
+    with writer.as_default(step=step):
+        tf.summary.image("gray_colorized_real", sheet[None], step=step)
+    imageio.write_image(os.path.join(samples_dir, f"step_{step:07d}.png"), sheet)

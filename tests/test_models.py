@@ -1,0 +1,123 @@
+"""Model shapes, the PatchGAN's receptive field, and parameter counts equal
+to the published nets', worked out by hand below."""
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from colorize import models
+
+
+def n_params(model) -> int:
+    return sum(int(np.prod(v.shape)) for v in model.trainable_weights)
+
+
+def conv(k, cin, cout, bias=True):
+    return k * k * cin * cout + (cout if bias else 0)
+
+
+BN = 2  # trainable parameters per BatchNorm channel (gamma, beta)
+
+
+def pix2pix_unet_256(cin, cout, ngf=64):
+    """pix2pix's unet_256 (8 levels), convs before BatchNorm without bias."""
+    f = [ngf, ngf * 2, ngf * 4] + [ngf * 8] * 5
+    down = conv(4, cin, f[0], False) + sum(conv(4, f[i - 1], f[i], False) for i in range(1, 8))
+    down_bn = BN * sum(f[1:7])
+    up = conv(4, f[7], f[6], False)  # innermost: no skip yet
+    up += sum(conv(4, 2 * f[i], f[i - 1], False) for i in range(1, 7))
+    up += conv(4, 2 * f[0], cout, True)
+    up_bn = BN * sum(f[0:7])
+    return down + down_bn + up + up_bn
+
+
+def patchgan(cin, ndf=64):
+    return (conv(4, cin, ndf) + conv(4, ndf, 2 * ndf, False) + BN * 2 * ndf
+            + conv(4, 2 * ndf, 4 * ndf, False) + BN * 4 * ndf
+            + conv(4, 4 * ndf, 8 * ndf, False) + BN * 8 * ndf + conv(4, 8 * ndf, 1))
+
+
+def eccv16_regression():
+    """Zhang et al.'s ECCV16 net with the 313-bin head (conv 256->313 and
+    the 313->2 decoding conv) replaced by one 1x1 conv 256->2."""
+    blocks = [(1, 64, 2), (64, 128, 2), (128, 256, 3), (256, 512, 3), (512, 512, 3),
+              (512, 512, 3), (512, 512, 3)]
+    total = 0
+    for cin, cout, n in blocks:
+        total += conv(3, cin, cout) + (n - 1) * conv(3, cout, cout) + BN * cout
+    total += conv(4, 512, 256) + 2 * conv(3, 256, 256)  # block 8
+    return total + conv(1, 256, 2)
+
+
+def test_unet_matches_pix2pix_published_count():
+    # pix2pix prints "Total number of parameters: 54.414 M" for unet_256.
+    assert pix2pix_unet_256(3, 3) == 54_413_955
+    assert n_params(models.unet_generator(256, in_channels=3, out_channels=3)) == 54_413_955
+    assert n_params(models.unet_generator(256)) == pix2pix_unet_256(1, 2) == 54_409_858
+
+
+def test_patchgan_matches_pix2pix_published_count():
+    # pix2pix's basic D on 6 channels: "2.769 M"; ours sees L + ab, 3 channels.
+    assert patchgan(6) == 2_768_705
+    assert n_params(models.patchgan_discriminator(256)) == patchgan(3) == 2_765_633
+
+
+def test_colcol_matches_eccv16_count():
+    assert eccv16_regression() == 32_155_458
+    assert n_params(models.colcol_generator(256)) == 32_155_458
+
+
+def test_critic_has_no_batchnorm_and_linear_output():
+    critic = models.critic_discriminator(64, width=0.25)
+    kinds = {type(layer).__name__ for layer in critic.layers}
+    assert "BatchNormalization" not in kinds
+    assert critic.get_layer("score").activation.__name__ == "linear"
+
+
+@pytest.mark.parametrize("name", models.GENERATORS)
+@pytest.mark.parametrize("size", [32, 64, 96, 128, 256])
+def test_generator_shapes(name, size):
+    g = models.build_generator(name, size, width=1 / 16)
+    out = g(np.zeros([2, size, size, 1], np.float32), training=False)
+    assert out.shape == (2, size, size, 2)
+    assert float(tf.reduce_max(tf.abs(out))) <= 1.0  # tanh head
+
+
+def test_unet_depth_follows_input_size():
+    assert [models.unet_depth(s) for s in (32, 64, 96, 128, 256, 512)] == [5, 6, 5, 7, 8, 8]
+
+
+@pytest.mark.parametrize("name", models.DISCRIMINATORS)
+def test_discriminator_shapes(name):
+    d = models.build_discriminator(name, 64, width=1 / 16)
+    out = d([np.zeros([3, 64, 64, 1], np.float32), np.zeros([3, 64, 64, 2], np.float32)])
+    want = (3,) if name == "ebgan" else (3, 6, 6, 1)  # PyTorch padding: 64->32->16->8->7->6
+    assert tuple(out.shape) == want
+
+
+def test_patchgan_receptive_field_is_70():
+    """The input pixels that reach one output patch, found by gradient."""
+    d = models.patchgan_discriminator(128, width=1 / 16)
+    ab = tf.Variable(np.random.default_rng(0).normal(size=[1, 128, 128, 2]).astype(np.float32))
+    l = tf.zeros([1, 128, 128, 1])
+    with tf.GradientTape() as tape:
+        out = d([l, ab], training=False)
+        centre = out[0, out.shape[1] // 2, out.shape[2] // 2, 0]
+    grad = np.abs(tape.gradient(centre, ab).numpy()[0]).sum(axis=-1)
+    rows, cols = np.nonzero(grad)
+    assert rows.max() - rows.min() + 1 == 70
+    assert cols.max() - cols.min() + 1 == 70
+
+
+def test_ebgan_is_conditional_on_l():
+    d = models.ebgan_discriminator(32, width=1 / 8)
+    ab = np.zeros([1, 32, 32, 2], np.float32)
+    e0 = d([np.zeros([1, 32, 32, 1], np.float32), ab], training=False)
+    e1 = d([np.ones([1, 32, 32, 1], np.float32), ab], training=False)
+    assert float(e0[0]) != float(e1[0])
+
+
+def test_bad_sizes_are_refused():
+    with pytest.raises(ValueError, match="divisible by 8"):
+        models.colcol_generator(36)
+    with pytest.raises(ValueError, match="unknown generator"):
+        models.build_generator("resnet", 64)
