@@ -1,0 +1,215 @@
+"""colorize.imageio: decoding every format to sRGB float [H, W, 3], bad files,
+folder listing and atomic writes. Test files are written with Pillow, an
+independent encoder, wherever it can."""
+import numpy as np
+import pytest
+from PIL import Image, ImageOps
+
+from colorize import imageio
+
+
+def rgb_pattern(h, w, seed=0):
+    return np.random.default_rng(seed).integers(0, 256, (h, w, 3), dtype=np.uint8)
+
+
+def check_float_image(img, shape):
+    assert img.shape == shape
+    assert img.dtype == np.float32
+    assert img.min() >= 0.0 and img.max() <= 1.0
+
+
+# --- formats ------------------------------------------------------------------
+
+@pytest.mark.parametrize("suffix,options", [
+    (".png", {}),
+    (".bmp", {}),
+    (".tif", {}),
+    (".webp", {"lossless": True}),
+])
+def test_lossless_formats_decode_exactly(tmp_path, suffix, options):
+    rgb = rgb_pattern(24, 37, seed=1)
+    path = tmp_path / f"img{suffix}"
+    Image.fromarray(rgb, "RGB").save(path, **options)
+    img = imageio.read_image(path)
+    check_float_image(img, (24, 37, 3))
+    # channel order is RGB (not OpenCV's BGR) and the scale is /255
+    np.testing.assert_allclose(img, rgb / 255.0, atol=1e-6)
+
+
+def test_jpeg_decodes_to_rgb(tmp_path):
+    h, w = 32, 40
+    rgb = np.zeros((h, w, 3), np.uint8)
+    rgb[:, : w // 2] = (200, 60, 30)  # orange-red left half
+    rgb[:, w // 2:] = (20, 90, 220)  # blue right half
+    path = tmp_path / "img.jpg"
+    Image.fromarray(rgb, "RGB").save(path, quality=95)
+    img = imageio.read_image(path)
+    check_float_image(img, (h, w, 3))
+    # away from the edge, lossy JPEG is within a few levels of the source
+    np.testing.assert_allclose(img[:, 2:16].mean(axis=(0, 1)), np.array([200, 60, 30]) / 255, atol=0.03)
+    np.testing.assert_allclose(img[:, 24:38].mean(axis=(0, 1)), np.array([20, 90, 220]) / 255, atol=0.03)
+
+
+def test_png_16_bit_scales_to_unit_range(tmp_path):
+    import cv2  # Pillow cannot write 16-bit colour PNGs
+    rgb16 = np.zeros((4, 5, 3), np.uint16)
+    rgb16[0, 0] = (65535, 65535, 65535)
+    rgb16[0, 1] = (65535, 0, 0)
+    rgb16[0, 2] = (0, 32768, 0)
+    rgb16[0, 3] = (0, 0, 257)
+    rgb16[1:] = (1000, 20000, 50000)
+    path = tmp_path / "deep.png"
+    assert cv2.imwrite(str(path), rgb16[..., ::-1])  # OpenCV wants BGR
+    assert path.read_bytes()[24] == 16  # IHDR bit depth: the file really is 16-bit
+    img = imageio.read_image(path)
+    check_float_image(img, (4, 5, 3))
+    np.testing.assert_allclose(img[0, 0], [1.0, 1.0, 1.0], atol=1e-7)
+    np.testing.assert_allclose(img[0, 1], [1.0, 0.0, 0.0], atol=1e-7)
+    np.testing.assert_allclose(img[0, 2], [0.0, 32768 / 65535, 0.0], atol=1e-7)
+    np.testing.assert_allclose(img[0, 3], [0.0, 0.0, 257 / 65535], atol=1e-7)  # not 1/255: 16-bit kept
+    np.testing.assert_allclose(img[2, 2], [1000 / 65535, 20000 / 65535, 50000 / 65535], atol=1e-7)
+
+
+def test_png_rgba_composited_on_white(tmp_path):
+    rgba = np.zeros((2, 3, 4), np.uint8)
+    rgba[0, 0] = (10, 200, 30, 0)  # fully transparent: colour must not leak
+    rgba[0, 1] = (10, 200, 30, 255)  # opaque: keeps its colour
+    rgba[0, 2] = (0, 0, 0, 51)  # 20% black over white -> 0.8
+    rgba[1, :] = (200, 100, 0, 255)
+    path = tmp_path / "alpha.png"
+    Image.fromarray(rgba, "RGBA").save(path)
+    img = imageio.read_image(path)
+    check_float_image(img, (2, 3, 3))
+    np.testing.assert_allclose(img[0, 0], [1.0, 1.0, 1.0], atol=1e-6)
+    np.testing.assert_allclose(img[0, 1], np.array([10, 200, 30]) / 255, atol=1e-6)
+    np.testing.assert_allclose(img[0, 2], [0.8, 0.8, 0.8], atol=1e-6)
+    np.testing.assert_allclose(img[1, 1], np.array([200, 100, 0]) / 255, atol=1e-6)
+
+
+def test_gray_png_gives_three_equal_channels(tmp_path):
+    gray = np.arange(0, 240, 10, dtype=np.uint8).reshape(4, 6)
+    path = tmp_path / "gray.png"
+    Image.fromarray(gray, "L").save(path)
+    img = imageio.read_image(path)
+    check_float_image(img, (4, 6, 3))
+    for c in range(3):
+        np.testing.assert_allclose(img[..., c], gray / 255.0, atol=1e-6)
+
+
+def test_gray_alpha_png(tmp_path):
+    la = np.zeros((1, 2, 2), np.uint8)
+    la[0, 0] = (40, 0)  # transparent -> white
+    la[0, 1] = (40, 255)
+    path = tmp_path / "gray_alpha.png"
+    Image.fromarray(la, "LA").save(path)
+    img = imageio.read_image(path)
+    check_float_image(img, (1, 2, 3))
+    np.testing.assert_allclose(img[0, 0], [1, 1, 1], atol=1e-6)
+    np.testing.assert_allclose(img[0, 1], [40 / 255] * 3, atol=1e-6)
+
+
+def test_jpeg_exif_orientation_is_applied(tmp_path):
+    # Stored 24 high x 48 wide: a red top-left block on blue.
+    stored = np.zeros((24, 48, 3), np.uint8)
+    stored[:] = (30, 60, 220)
+    stored[:12, :16] = (230, 30, 30)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # orientation 6: display rotated 90 degrees clockwise
+    path = tmp_path / "rotated.jpg"
+    Image.fromarray(stored, "RGB").save(path, quality=95, exif=exif)
+
+    img = imageio.read_image(path)
+    check_float_image(img, (48, 24, 3))  # height and width swapped
+    expected = np.rot90(stored, k=-1) / 255.0  # k=-1: clockwise
+    assert np.abs(img - expected).mean() < 0.02
+    # the red block went from the top-left to the top-right corner
+    assert img[2:10, 14:22, 0].mean() > 0.8 and img[2:10, 14:22, 2].mean() < 0.25
+    assert img[2:10, 2:8, 2].mean() > 0.75
+    # Pillow's own EXIF transpose agrees
+    reference = np.asarray(ImageOps.exif_transpose(Image.open(path)).convert("RGB")) / 255.0
+    assert reference.shape == img.shape
+    assert np.abs(img - reference).mean() < 0.01
+
+
+# --- unreadable files ---------------------------------------------------------
+
+def _jpeg_bytes(tmp_path):
+    path = tmp_path / "good.jpg"
+    Image.fromarray(rgb_pattern(40, 40, seed=3), "RGB").save(path, quality=90)
+    return path.read_bytes()
+
+
+def test_bad_files_raise_unreadable(tmp_path):
+    good = _jpeg_bytes(tmp_path)
+    bad = {
+        "empty.jpg": b"",
+        "truncated.jpg": good[: len(good) // 2],
+        "noise.jpg": np.random.default_rng(0).integers(0, 256, 5000, dtype=np.uint8).tobytes(),
+        "notes.png": b"this is a text file, not a PNG\n" * 20,
+        "jpeg_header_only.jpg": b"\xff\xd8\xff\xe0" + b"\x00" * 100,
+    }
+    for name, data in bad.items():
+        (tmp_path / name).write_bytes(data)
+        with pytest.raises(imageio.UnreadableImage) as info:
+            imageio.read_image(tmp_path / name)
+        assert str(info.value), name  # a reason for the log and manifest
+    assert "empty" in str(pytest.raises(imageio.UnreadableImage, imageio.read_image, tmp_path / "empty.jpg").value)
+
+
+def test_missing_file_raises_unreadable(tmp_path):
+    with pytest.raises(imageio.UnreadableImage, match="cannot read"):
+        imageio.read_image(tmp_path / "nope.jpg")
+
+
+def test_decode_image_from_bytes(tmp_path):
+    good = _jpeg_bytes(tmp_path)
+    check_float_image(imageio.decode_image(good), (40, 40, 3))
+    with pytest.raises(imageio.UnreadableImage):
+        imageio.decode_image(b"")
+
+
+# --- listing and writing ------------------------------------------------------
+
+def test_list_images_recursive_sorted_filtered(tmp_path):
+    names = ["b.jpg", "a.PNG", "sub/z.webp", "sub/deeper/c.tiff", "sub/a.bmp", "A2/x.jpeg",
+             "notes.txt", "sub/meta.json", "Thumbs.db", "sub/deeper/readme", "noext"]
+    for n in names:
+        p = tmp_path / n
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(b"x")
+    expected = sorted(["b.jpg", "a.PNG", "sub/z.webp", "sub/deeper/c.tiff", "sub/a.bmp", "A2/x.jpeg"])
+    assert imageio.list_images(tmp_path) == expected
+    assert imageio.list_images(str(tmp_path / "sub")) == ["a.bmp", "deeper/c.tiff", "z.webp"]
+    assert imageio.list_images(tmp_path / "empty-does-not-exist") == []
+
+
+def test_write_image_png_round_trip(tmp_path):
+    rgb = rgb_pattern(19, 23, seed=4)
+    path = tmp_path / "out" / "nested" / "img.png"
+    imageio.write_image(path, rgb)
+    assert path.exists()
+    # read back independently with Pillow, and with read_image
+    np.testing.assert_array_equal(np.asarray(Image.open(path).convert("RGB")), rgb)
+    np.testing.assert_allclose(imageio.read_image(path), rgb / 255.0, atol=1e-6)
+    assert sorted(p.name for p in path.parent.iterdir()) == ["img.png"]  # no .tmp left
+
+
+def test_write_image_float_input(tmp_path):
+    rgb = rgb_pattern(8, 9, seed=5)
+    path = tmp_path / "float.png"
+    imageio.write_image(path, rgb.astype(np.float32) / 255.0)
+    np.testing.assert_array_equal(np.asarray(Image.open(path).convert("RGB")), rgb)
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_center_crop_and_resize():
+    img = np.arange(6 * 10 * 3, dtype=np.float32).reshape(6, 10, 3)
+    crop = imageio.center_crop_square(img)
+    np.testing.assert_array_equal(crop, img[:, 2:8])
+    tall = img.transpose(1, 0, 2)
+    np.testing.assert_array_equal(imageio.center_crop_square(tall), tall[2:8])
+    flat = np.full((40, 30, 3), 0.25, np.float32)
+    small = imageio.resize(flat, 10, 12)
+    assert small.shape == (10, 12, 3)
+    np.testing.assert_allclose(small, 0.25, atol=1e-6)
+    assert imageio.resize(flat, 80, 60).shape == (80, 60, 3)

@@ -1,0 +1,186 @@
+"""colorize.data.pipeline.make_dataset over a small built shard set."""
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from numpy.lib.stride_tricks import sliding_window_view
+
+from colorize.data import builder, make_dataset, records, shard_files, split_pattern
+from conftest import write_rgb
+
+SIZE, CROP, BATCH = 32, 24, 4
+N_IMAGES, N_SHARDS = 10, 4
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    """Shards of random-texture colour images (every crop of every image is
+    unique, so an example can be traced back to its source and window), and
+    the stored examples, per shard, in network range."""
+    src = tmp_path_factory.mktemp("textures")
+    rng = np.random.default_rng(0)
+    for i in range(N_IMAGES):
+        shape = (SIZE, SIZE + 8 * (i % 2), 3)  # half of them non-square: centre-cropped by the builder
+        write_rgb(src / f"tex{i:02d}.png", rng.integers(0, 256, shape, dtype=np.uint8))
+    out = tmp_path_factory.mktemp("shards")
+    manifest = builder.build(builder.BuildConfig(
+        input=str(src), output=str(out), size=SIZE, shards=N_SHARDS, val_fraction=0.0,
+        workers=1, progress=False))
+    assert manifest["counts"]["train"] == N_IMAGES
+    per_shard = []
+    for path in sorted(out.glob("train-*.tfrecord")):
+        per_shard.append([tuple(t.numpy() for t in records.parse_example(s))
+                          for s in tf.data.TFRecordDataset(str(path))])
+    assert len(per_shard) == N_SHARDS
+    return out, per_shard
+
+
+def stored_examples(data):
+    return [ex for shard in data[1] for ex in shard]
+
+
+def take(ds, n_batches):
+    return [(l.numpy(), ab.numpy()) for l, ab in ds.take(n_batches)]
+
+
+def find_windows(l, stored, crop):
+    """All (stored index, flipped, top, left) whose crop equals l exactly."""
+    hits = []
+    for i, (sl, _) in enumerate(stored):
+        for flipped in (False, True):
+            src = sl[:, ::-1] if flipped else sl
+            windows = sliding_window_view(src[..., 0], (crop, crop))  # [tops, lefts, crop, crop]
+            for top, left in zip(*np.nonzero(np.all(windows == l[..., 0], axis=(2, 3)))):
+                hits.append((i, flipped, int(top), int(left)))
+    return hits
+
+
+def test_training_shapes_and_ranges(data):
+    out, _ = data
+    ds = make_dataset(str(out / "train-*.tfrecord"), BATCH, training=True, crop_size=CROP, seed=1)
+    l_spec, ab_spec = ds.element_spec
+    # drop_remainder: the batch dimension is static
+    assert l_spec.shape.as_list() == [BATCH, CROP, CROP, 1]
+    assert ab_spec.shape.as_list() == [BATCH, CROP, CROP, 2]
+    assert l_spec.dtype == ab_spec.dtype == tf.float32
+    batches = take(ds, 6)  # 24 examples > 10 stored: it repeats
+    assert len(batches) == 6
+    for l, ab in batches:
+        assert l.shape == (BATCH, CROP, CROP, 1) and ab.shape == (BATCH, CROP, CROP, 2)
+        assert l.dtype == np.float32 and ab.dtype == np.float32
+        assert l.min() >= -1.0 and l.max() <= 1.0
+        assert np.abs(ab).max() <= 128.0 / 110.0
+    # the data is not degenerate: textures span most of the range
+    all_l = np.concatenate([l for l, _ in batches])
+    assert all_l.min() < -0.5 and all_l.max() > 0.5
+
+
+def test_augmentation_keeps_l_and_ab_aligned(data):
+    """Each training example must be one flip + crop window of one stored
+    example, and its ab the very same window of that example's ab."""
+    out, _ = data
+    stored = stored_examples(data)
+    ds = make_dataset(str(out), BATCH, training=True, crop_size=CROP, seed=3)
+    seen_flips, seen_offsets, seen_sources = set(), set(), set()
+    for l_batch, ab_batch in take(ds, 8):
+        for l, ab in zip(l_batch, ab_batch):
+            hits = find_windows(l, stored, CROP)
+            assert len(hits) == 1, f"L matches {len(hits)} windows of the stored images"
+            i, flipped, top, left = hits[0]
+            sab = stored[i][1][:, ::-1] if flipped else stored[i][1]
+            np.testing.assert_array_equal(ab, sab[top:top + CROP, left:left + CROP])
+            seen_flips.add(flipped)
+            seen_offsets.add((top, left))
+            seen_sources.add(i)
+    # the augmentation really ran (32 examples: all unflipped has odds 2^-32)
+    assert seen_flips == {False, True}
+    assert len(seen_offsets) > 5
+    assert len(seen_sources) > 5
+
+
+def test_eval_deterministic_partial_batch_centre_crop(data):
+    out, _ = data
+    stored = stored_examples(data)
+    ds = make_dataset(str(out / "train-*.tfrecord"), BATCH, training=False, crop_size=CROP)
+    assert ds.element_spec[0].shape.as_list() == [None, CROP, CROP, 1]
+    first, second = take(ds, -1), take(ds, -1)
+    # one pass, last partial batch kept: 10 = 4 + 4 + 2
+    assert [l.shape[0] for l, _ in first] == [4, 4, 2]
+    assert len(first) == len(second)
+    for (l1, ab1), (l2, ab2) in zip(first, second):
+        np.testing.assert_array_equal(l1, l2)
+        np.testing.assert_array_equal(ab1, ab2)
+    # centre crop, of every stored example exactly once
+    off = (SIZE - CROP) // 2
+    sources = []
+    for l_batch, ab_batch in first:
+        for l, ab in zip(l_batch, ab_batch):
+            hits = [i for i, (sl, sab) in enumerate(stored)
+                    if np.array_equal(sl[off:off + CROP, off:off + CROP], l)
+                    and np.array_equal(sab[off:off + CROP, off:off + CROP], ab)]
+            assert len(hits) == 1
+            sources.append(hits[0])
+    assert sorted(sources) == list(range(N_IMAGES))
+
+
+def test_eval_without_crop_gives_full_size(data):
+    out, _ = data
+    (l, ab), = take(make_dataset(str(out), 16, training=False), -1)
+    assert l.shape == (N_IMAGES, SIZE, SIZE, 1) and ab.shape == (N_IMAGES, SIZE, SIZE, 2)
+
+
+def test_input_context_per_replica_batch_and_file_sharding(data):
+    out, per_shard = data
+    ctx = tf.distribute.InputContext(num_input_pipelines=2, input_pipeline_id=0, num_replicas_in_sync=2)
+    train = make_dataset(str(out), 8, training=True, crop_size=CROP, input_context=ctx, seed=0)
+    assert train.element_spec[0].shape.as_list() == [4, CROP, CROP, 1]  # 8 global / 2 replicas
+    (l, _), = take(train, 1)
+    assert l.shape[0] == 4
+
+    ev = make_dataset(str(out), 8, training=False, input_context=ctx)
+    batches = take(ev, -1)
+    assert max(l.shape[0] for l, _ in batches) == 4
+    # pipeline 0 of 2 reads shards 0 and 2 only
+    mine = per_shard[0] + per_shard[2]
+    others = per_shard[1] + per_shard[3]
+    got = [l for lb, _ in batches for l in lb]
+    assert len(got) == len(mine) < N_IMAGES
+    for l in got:
+        assert any(np.array_equal(l, sl) for sl, _ in mine)
+        assert not any(np.array_equal(l, sl) for sl, _ in others)
+
+    ctx1 = tf.distribute.InputContext(num_input_pipelines=2, input_pipeline_id=1, num_replicas_in_sync=2)
+    other = sum(l.shape[0] for l, _ in take(make_dataset(str(out), 8, training=False, input_context=ctx1), -1))
+    assert other == len(others)
+    assert len(mine) + other == N_IMAGES
+
+
+def test_more_pipelines_than_shards(data):
+    out, _ = data
+    ctx = tf.distribute.InputContext(num_input_pipelines=5, input_pipeline_id=0, num_replicas_in_sync=5)
+    with pytest.raises(ValueError, match="input pipelines"):
+        make_dataset(str(out), 10, training=True, input_context=ctx)
+
+
+def test_pattern_matching_nothing(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no TFRecord shards"):
+        make_dataset(str(tmp_path / "train-*.tfrecord"), 4, training=True)
+    with pytest.raises(FileNotFoundError):
+        make_dataset(str(tmp_path), 4, training=False)  # a folder without shards
+
+
+def test_folder_reads_its_train_shards(data, tmp_path):
+    out, _ = data
+    folder = tmp_path / "copy"
+    shutil.copytree(out, folder)
+    # a val shard next to them must not be read
+    shutil.copy(folder / "train-00000.tfrecord", folder / "val-00000.tfrecord")
+    train_files = sorted(str(p) for p in folder.glob("train-*.tfrecord"))
+    assert len(train_files) == N_SHARDS
+    assert shard_files(str(folder)) == train_files
+    assert shard_files(str(folder) + "/") == train_files
+    assert shard_files(split_pattern(str(folder), "val")) == [str(folder / "val-00000.tfrecord")]
+    n = sum(l.shape[0] for l, _ in take(make_dataset(str(folder), 4, training=False), -1))
+    assert n == N_IMAGES

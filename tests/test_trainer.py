@@ -1,0 +1,225 @@
+"""The training loop on tiny configs: every variant x loss steps, replicas
+agree with one device, resume is exact, the generator learns, bad flags and
+non-finite losses stop with a clear message."""
+import dataclasses
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from colorize import color, config as config_lib, imageio, losses, trainer, variants
+from colorize.config import TrainConfig
+from colorize.data import builder, sample
+
+REPO = Path(__file__).resolve().parents[1]
+SIZE = 32
+
+
+@pytest.fixture(scope="session")
+def shards(tmp_path_factory):
+    """The built-in sample (real photos from scikit-image), stored at 96 px."""
+    return sample.ensure_sample(str(tmp_path_factory.mktemp("sample")))
+
+
+def tiny(model_dir, data="unused", **overrides) -> TrainConfig:
+    base = dict(data=str(data), model_dir=str(model_dir), image_size=SIZE, width=1 / 16,
+                batch_size=2, max_steps=2, log_every=1, summary_every=1, image_every=1,
+                checkpoint_every=1, shuffle_buffer=16)
+    base.update(overrides)
+    return TrainConfig(**base).resolved()
+
+
+def one_device():
+    return tf.distribute.MirroredStrategy(["/cpu:0"])
+
+
+def fixed_iterator(strategy, l, ab, batch_size):
+    """Batches of the given examples in order, forever, split over replicas."""
+    ds = tf.data.Dataset.from_tensor_slices((l, ab)).batch(batch_size).repeat()
+    return iter(strategy.experimental_distribute_dataset(ds))
+
+
+def random_examples(n, seed=0):
+    rng = np.random.default_rng(seed)
+    l = rng.uniform(-1, 1, [n, SIZE, SIZE, 1]).astype(np.float32)
+    ab = (0.3 * rng.normal(size=[n, SIZE, SIZE, 2])).astype(np.float32)
+    return l, ab
+
+
+def weights(model):
+    return [np.array(v) for v in model.trainable_weights]
+
+
+def changed(before, after):
+    return any(not np.array_equal(b, a) for b, a in zip(before, after))
+
+
+@pytest.mark.parametrize("loss", list(config_lib.LOSSES))
+@pytest.mark.parametrize("gan", list(variants.VARIANTS))
+def test_one_step_of_every_variant_and_loss(tmp_path, gan, loss):
+    cfg = tiny(tmp_path, gan=gan, loss=loss, n_critic=2 if gan.startswith("wgan") else None)
+    t = trainer.Trainer(cfg, one_device())
+    g0 = weights(t.generator)
+    d0 = weights(t.discriminator) if t.discriminator is not None else None
+    metrics = t.train_step(fixed_iterator(t.strategy, *random_examples(8), 2),
+                           tf.constant(cfg.n_critic))
+    assert all(np.isfinite(float(v)) for v in metrics.values()), metrics
+    assert int(t.step.numpy()) == 1
+    assert changed(g0, weights(t.generator))
+    if d0 is not None:
+        assert changed(d0, weights(t.discriminator))
+        assert float(metrics["d_loss"]) != 0.0
+
+
+def test_wgan_clips_discriminator_only(tmp_path):
+    cfg = tiny(tmp_path, gan="wgan", n_critic=2)
+    t = trainer.Trainer(cfg, one_device())
+    t.train_step(fixed_iterator(t.strategy, *random_examples(6), 2), tf.constant(2))
+    c = cfg.clip
+    assert max(np.abs(w).max() for w in weights(t.discriminator)) <= c + 1e-9
+    # Generator kernels start far above c; a clipped G would be squashed.
+    assert max(np.abs(w).max() for w in weights(t.generator)) > 10 * c
+
+
+def test_two_replicas_match_one_replica(tmp_path):
+    """One MirroredStrategy step on 2 logical CPUs over a global batch of 4
+    equals one replica on the same 4 examples (synchronized BatchNorm, a
+    critic without BatchNorm, no dropout at 32 px)."""
+    cfg = tiny(tmp_path, gan="wgan", batch_size=4, sync_bn=True, n_critic=2, width=1 / 8)
+    keras.utils.set_random_seed(0)
+    single = trainer.Trainer(cfg, one_device())
+    double = trainer.Trainer(cfg, tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]))
+    assert double.strategy.num_replicas_in_sync == 2
+    double.generator.set_weights(single.generator.get_weights())
+    double.discriminator.set_weights(single.discriminator.get_weights())
+    l, ab = random_examples(12, seed=5)  # 3 batches: 2 critic steps + 1 G step
+    m1 = single.train_step(fixed_iterator(single.strategy, l, ab, 4), tf.constant(2))
+    m2 = double.train_step(fixed_iterator(double.strategy, l, ab, 4), tf.constant(2))
+    for a, b in zip(weights(single.generator), weights(double.generator)):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+    for a, b in zip(weights(single.discriminator), weights(double.discriminator)):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(float(m1["g_total"]), float(m2["g_total"]), rtol=1e-5)
+    assert changed(single.generator.get_weights(), trainer.Trainer(cfg, one_device()).generator.get_weights())
+
+
+def optimizer_state(opt):
+    return {v.path: np.array(v) for v in opt.variables}
+
+
+def test_resume_restores_exactly_and_continues(tmp_path, shards):
+    cfg = tiny(tmp_path / "run", data=shards, gan="dcgan", max_steps=2)
+    keras.utils.set_random_seed(1)
+    first = trainer.Trainer(cfg, one_device())
+    it = fixed_iterator(first.strategy, *random_examples(8), 2)
+    for _ in range(2):
+        first.train_step(it, tf.constant(1))
+    first.manager.save(checkpoint_number=2)
+
+    keras.utils.set_random_seed(2)  # different initial weights
+    second = trainer.Trainer(cfg, one_device())
+    assert changed(weights(first.generator), weights(second.generator))
+    assert second.restore() == 2
+    for a, b in [(first.generator, second.generator), (first.discriminator, second.discriminator)]:
+        for x, y in zip(a.weights, b.weights):  # BatchNorm moving statistics too
+            np.testing.assert_array_equal(np.array(x), np.array(y))
+    for a, b in [(first.g_optimizer, second.g_optimizer), (first.d_optimizer, second.d_optimizer)]:
+        sa, sb = [np.array(v) for v in a.variables], [np.array(v) for v in b.variables]
+        assert len(sa) == len(sb) and int(np.array(a.iterations)) == 2
+        for x, y in zip(sa, sb):
+            np.testing.assert_array_equal(x, y)
+
+    config_lib.save(cfg)
+    result = trainer.train(dataclasses.replace(cfg, max_steps=4), strategy=one_device())
+    assert result["step"] == 4
+    assert tf.train.latest_checkpoint(cfg.model_dir).endswith("ckpt-4")
+    assert sorted(os.listdir(Path(cfg.model_dir) / "samples"))[-1] == "step_0000004.png"
+    # At max_steps already: returns at once without training.
+    assert trainer.train(dataclasses.replace(cfg, max_steps=4), strategy=one_device()) == {"step": 4}
+
+
+def test_resume_refuses_another_architecture(tmp_path, shards):
+    cfg = tiny(tmp_path, data=shards, gan="none", loss="l1", max_steps=1)
+    trainer.train(cfg, strategy=one_device())
+    with pytest.raises(config_lib.ConfigError, match="another architecture.*--generator"):
+        trainer.train(dataclasses.replace(cfg, generator="colcol"), strategy=one_device())
+
+
+def real_photos(n=8):
+    """8 fixed real photos (scikit-image's), Lab at SIZE px, network range."""
+    src = sample._skimage_data_dir()
+    labs = [builder.prepare_lab(imageio.read_image(src / name), SIZE, "crop")
+            for name in sample.PHOTOS]
+    labs.append(labs[0][:, ::-1])  # a mirrored astronaut makes 8
+    lab = np.stack(labs[:n]).astype(np.float32)
+    return np.asarray(color.normalize_l(lab[..., :1])), np.asarray(color.normalize_ab(lab[..., 1:]))
+
+
+def test_generator_alone_learns_real_photos(tmp_path):
+    """G alone with L1 on 8 fixed photos: the L1 loss falls at least 5x
+    within 150 steps (it starts near the photos' mean |ab|)."""
+    cfg = tiny(tmp_path, gan="none", loss="l1", width=0.25, batch_size=8, lr_g=2e-3)
+    keras.utils.set_random_seed(0)
+    t = trainer.Trainer(cfg, one_device())
+    l, ab = real_photos()
+    it = fixed_iterator(t.strategy, l, ab, 8)
+    first = float(t.train_step(it, tf.constant(1))["g_l1"])
+    for _ in range(150):
+        last = float(t.train_step(it, tf.constant(1))["g_l1"])
+    assert last < first / 5, (first, last)  # seen: 0.30 -> 0.023
+
+
+def test_non_finite_loss_stops_and_keeps_last_checkpoint(tmp_path, shards, monkeypatch):
+    cfg = tiny(tmp_path, data=shards, gan="none", loss="l1", max_steps=2)
+    trainer.train(cfg, strategy=one_device())
+    monkeypatch.setattr(losses, "l1_loss", lambda real, fake: losses.per_example_mean(fake) * np.nan)
+    with pytest.raises(trainer.NonFiniteLoss, match="step 3.*ckpt-2"):
+        trainer.train(dataclasses.replace(cfg, max_steps=5), strategy=one_device())
+    assert tf.train.latest_checkpoint(cfg.model_dir).endswith("ckpt-2")
+
+
+def test_config_errors_before_heavy_work(tmp_path, shards):
+    with pytest.raises(config_lib.ConfigError, match="not a variant; choose from none, dcgan"):
+        TrainConfig(gan="began").resolved()
+    with pytest.raises(config_lib.ConfigError, match="multiple of 8"):
+        TrainConfig(image_size=50).resolved()
+    with pytest.raises(config_lib.ConfigError, match="no discriminator"):
+        TrainConfig(gan="none", gan_weight=1.0).resolved()
+    with pytest.raises(FileNotFoundError, match="no TFRecord shards match"):
+        trainer.prepare(tiny(tmp_path, data=tmp_path / "nowhere"))
+    with pytest.raises(config_lib.ConfigError, match="larger than the stored images"):
+        trainer.prepare(tiny(tmp_path, data=shards, image_size=128))
+    two = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    with pytest.raises(config_lib.ConfigError, match="does not divide over 2 replicas"):
+        trainer.train(tiny(tmp_path, data=shards, batch_size=3), strategy=two)
+
+
+def test_defaults_follow_the_variant_and_loss():
+    cfg = TrainConfig(gan="wgan", loss="l1+l2").resolved()
+    assert (cfg.optimizer, cfg.lr_g, cfg.lr_d, cfg.clip, cfg.n_critic) == ("rmsprop", 5e-5, 5e-5, 0.005, 5)
+    assert (cfg.gan_weight, cfg.l1_weight, cfg.l2_weight) == (1.0, 100.0, 100.0)
+    cfg = TrainConfig(gan="none", loss="l2", lr_g=3e-4).resolved()
+    assert (cfg.gan_weight, cfg.l1_weight, cfg.l2_weight, cfg.lr_g) == (0.0, 0.0, 100.0, 3e-4)
+
+
+def run_train(*args):
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    return subprocess.run([sys.executable, str(REPO / "train.py"), *args], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_train_cli(tmp_path, shards):
+    run = tmp_path / "cli"
+    args = [f"--data={shards}", f"--model_dir={run}", "--gan=lsgan", "--loss=l1", "--max_steps=2",
+            f"--image_size={SIZE}", "--width=0.0625", "--batch_size=2", "--log_every=1"]
+    proc = run_train(*args)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "step 2/2" in proc.stderr and "done at step 2" in proc.stderr
+    assert (run / "config.json").exists() and tf.train.latest_checkpoint(str(run))
+    proc = run_train(*args[:1], f"--model_dir={tmp_path / 'x'}", "--image_size=512")
+    assert proc.returncode == 2 and "error: --image_size" in proc.stderr
