@@ -1,0 +1,205 @@
+"""Colorize a folder of photos, optionally scoring the results against the
+photos' own colours, and write comparison sheets."""
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import math
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from colorize import color, imageio, inference, metrics, visualize
+
+GRID_DIR = "_grids"
+GRID_ROWS = 8
+GRID_PANEL = 128
+# Below this mean chroma (Lab units) an input is a gray photo: nothing to
+# score against. Low on purpose, so desaturated colour photos are scored.
+GRAY_INPUT_CHROMA = 1.0
+METRIC_KEYS = ("psnr", "ssim", "auc", "colourfulness", "colourfulness_true",
+               "delta_colourfulness")
+
+
+class EvalError(Exception):
+    """A problem with eval's arguments or folders (not with one image)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class EvalConfig:
+    input: str
+    output: str
+    model_dir: str | None = None
+    step: int | None = None
+    saved_model: str | None = None
+    model: str = "generator"  # or "gray": the zero-chroma baseline
+    render_size: int | None = None
+    metrics: bool = False
+    grid: bool = False
+    overwrite: bool = False
+    batch_size: int = 8
+    progress: bool = True
+
+
+def load_model(cfg: EvalConfig) -> inference.Model:
+    if cfg.model == "gray":
+        return inference.gray_model(cfg.render_size or 64)
+    if cfg.model != "generator":
+        raise EvalError(f"--model must be 'generator' or 'gray', got {cfg.model!r}")
+    if cfg.saved_model and cfg.model_dir:
+        raise EvalError("pass --model_dir or --saved_model, not both")
+    if cfg.saved_model:
+        return inference.saved_model(cfg.saved_model)
+    if cfg.model_dir:
+        return inference.checkpoint_model(cfg.model_dir, cfg.step, cfg.render_size)
+    raise EvalError("no model: pass --model_dir=RUN, --saved_model=DIR or --model=gray")
+
+
+def _inputs(cfg: EvalConfig) -> tuple[Path, list[str], Path]:
+    src = Path(cfg.input)
+    if src.is_file():
+        root, files = src.parent, [src.name]
+    elif src.is_dir():
+        root, files = src, imageio.list_images(src)
+    else:
+        raise EvalError(f"--input does not exist: {src}")
+    if not files:
+        raise EvalError(f"--input holds no image files: {src}")
+    out = Path(cfg.output)
+    if out.resolve() == root.resolve() or root.resolve() in out.resolve().parents:
+        raise EvalError(f"--output must not be inside --input ({root}): eval never writes there")
+    if cfg.batch_size < 1:
+        raise EvalError(f"--batch_size must be >= 1, got {cfg.batch_size}")
+    return root, files, out
+
+
+def _batches(items: list, n: int):
+    for i in range(0, len(items), n):
+        yield items[i:i + n]
+
+
+class _Report:
+    """What happened to every file, and the metric rows."""
+
+    def __init__(self):
+        self.written, self.exists, self.unreadable, self.gray_inputs = [], [], [], []
+        self.rows: list[dict] = []
+        self.grid_rows: list[list[np.ndarray]] = []
+        self.sheets: list[str] = []
+
+
+def _panel(rgb: np.ndarray) -> np.ndarray:
+    return imageio.resize(imageio.center_crop_square(rgb), GRID_PANEL, GRID_PANEL)
+
+
+def _flush_grid(report: _Report, out: Path, final: bool = False) -> None:
+    while len(report.grid_rows) >= GRID_ROWS or (final and report.grid_rows):
+        rows, report.grid_rows = report.grid_rows[:GRID_ROWS], report.grid_rows[GRID_ROWS:]
+        path = out / GRID_DIR / f"sheet_{len(report.sheets):03d}.png"
+        imageio.write_image(path, visualize.comparison_sheet(rows))
+        report.sheets.append(str(path))
+
+
+def _handle_result(cfg, report, out, relpath, original, result):
+    target = out / relpath
+    try:
+        imageio.write_image(target, result)
+    except OSError:  # an extension OpenCV reads but cannot write
+        target = target.with_suffix(".png")
+        imageio.write_image(target, result)
+    report.written.append(str(target))
+    if cfg.metrics:
+        true_u8 = imageio.to_uint8(original)
+        if color.mean_chroma_np(color.rgb_to_lab_np(original)) < GRAY_INPUT_CHROMA:
+            report.gray_inputs.append(relpath)
+        else:
+            h, w = original.shape[:2]
+            report.rows.append({"path": relpath, "width": w, "height": h,
+                                **metrics.score(result, true_u8)})
+    if cfg.grid:
+        report.grid_rows.append([_panel(visualize.gray_of(original)),
+                                 _panel(result.astype(np.float32) / 255.0), _panel(original)])
+        _flush_grid(report, out)
+
+
+def run(cfg: EvalConfig) -> dict:
+    """Colorize cfg.input into cfg.output; returns the summary dict."""
+    root, files, out = _inputs(cfg)
+    model = load_model(cfg)
+    out.mkdir(parents=True, exist_ok=True)
+    report = _Report()
+    todo = []
+    for relpath in files:
+        if not cfg.overwrite and (out / relpath).exists():
+            report.exists.append(relpath)
+        else:
+            todo.append(relpath)
+    bar = tqdm(total=len(todo), unit="img", desc="colorizing", disable=not cfg.progress,
+               file=sys.stderr, dynamic_ncols=True)
+    for batch in _batches(todo, cfg.batch_size):
+        loaded = []
+        for relpath in batch:
+            try:
+                loaded.append((relpath, imageio.read_image(root / relpath)))
+            except imageio.UnreadableImage as e:
+                report.unreadable.append({"path": relpath, "reason": str(e)})
+                bar.update(1)
+        if not loaded:
+            continue
+        results = inference.colorize_batch([img for _, img in loaded], model)
+        for (relpath, original), result in zip(loaded, results):
+            _handle_result(cfg, report, out, relpath, original, result)
+            bar.update(1)
+    bar.close()
+    if cfg.grid:
+        _flush_grid(report, out, final=True)
+    summary = {
+        "model": model.name, "input": str(root), "output": str(out),
+        "found": len(files), "written": len(report.written),
+        "skipped_existing": len(report.exists), "unreadable": report.unreadable,
+        "grid_sheets": report.sheets,
+    }
+    if cfg.metrics:
+        summary["metrics"] = _write_metrics(out, model.name, report)
+    return summary
+
+
+def _write_metrics(out: Path, model_name: str, report: _Report) -> dict:
+    mean = metrics.summarize(report.rows) if report.rows else {"count": 0}
+    with open(out / "metrics.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=["path", "width", "height", *METRIC_KEYS])
+        writer.writeheader()
+        for row in report.rows:
+            writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
+    doc = {"model": model_name, "mean": mean, "gray_inputs_not_scored": report.gray_inputs,
+           "per_image": [{k: (None if isinstance(v, float) and not math.isfinite(v) else v)
+                          for k, v in row.items()} for row in report.rows]}
+    (out / "metrics.json").write_text(json.dumps(doc, indent=2) + "\n")
+    return mean
+
+
+def format_summary(summary: dict) -> str:
+    lines = [f"{summary['model']}: {summary['found']} image files in {summary['input']}",
+             f"  wrote {summary['written']} to {summary['output']}; "
+             f"{summary['skipped_existing']} already there (kept; --overwrite replaces them); "
+             f"{len(summary['unreadable'])} unreadable"]
+    for item in summary["unreadable"][:10]:
+        lines.append(f"  unreadable {item['path']}: {item['reason']}")
+    if len(summary["unreadable"]) > 10:
+        lines.append(f"  ... and {len(summary['unreadable']) - 10} more")
+    if summary["grid_sheets"]:
+        lines.append(f"  {len(summary['grid_sheets'])} comparison sheets in "
+                     f"{os.path.dirname(summary['grid_sheets'][0])}")
+    if "metrics" in summary:
+        m = summary["metrics"]
+        if m.get("count"):
+            lines.append(
+                f"  mean over {m['count']} images: PSNR {m['psnr']:.2f} dB  SSIM {m['ssim']:.4f}  "
+                f"AuC {m['auc']:.2f}%  colourfulness {m['colourfulness']:.2f} "
+                f"(originals {m['colourfulness_true']:.2f}, dCF {m['delta_colourfulness']:+.2f})")
+        lines.append(f"  per-image metrics: {summary['output']}/metrics.csv, metrics.json")
+    return "\n".join(lines)

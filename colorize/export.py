@@ -1,0 +1,98 @@
+"""Export a trained generator as a SavedModel.
+
+    python -m colorize.export --model_dir=runs/wgan_l1 --output=exported/wgan_l1
+
+Signatures:
+- serving_default: `image` uint8 [H, W, C] (C = 1 or 3, any H and W) ->
+  `rgb` uint8 [H, W, 3], colorized at full resolution (colorize.inference).
+- predict_ab: `l` float32 [B, S, S, 1], normalised L (L/50 - 1) -> `ab`
+  float32 [B, S, S, 2], ab/110, at the trained size S.
+Only core TF ops are in the graph: loading needs neither colorize nor
+tensorflow-io.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+
+import tensorflow as tf
+
+from colorize import inference
+
+
+class ColorizerModule(tf.Module):
+    def __init__(self, generator, render_size: int):
+        super().__init__(name="colorizer")
+        self.generator = generator
+        self.render_size = tf.Variable(render_size, trainable=False, name="render_size")
+        self._size = render_size
+        self.predict_ab = tf.function(
+            self._predict_ab,
+            input_signature=[tf.TensorSpec([None, render_size, render_size, 1], tf.float32, "l")])
+        self.colorize = tf.function(
+            self._colorize, input_signature=[tf.TensorSpec([None, None, None], tf.uint8, "image")])
+
+    def _predict_ab(self, l):
+        return self.generator(l, training=False)
+
+    def _predict_ab_signature(self, l):
+        return {"ab": self.predict_ab(l)}
+
+    def _colorize(self, image):
+        rgb = tf.cast(image, tf.float32) / 255.0
+        return {"rgb": inference.colorize_rgb(rgb, self._predict_ab, self._size)}
+
+
+def export(model_dir: str, output: str, step: int | None = None, overwrite: bool = False) -> str:
+    """Write the SavedModel; returns the checkpoint it came from."""
+    if os.path.exists(output) and os.listdir(output):
+        if not overwrite:
+            raise FileExistsError(f"{output} exists and is not empty; pass --overwrite")
+        shutil.rmtree(output)
+    generator, cfg, path = inference.load_generator(model_dir, step)
+    module = ColorizerModule(generator, cfg.image_size)
+    signatures = {
+        "serving_default": module.colorize,
+        "predict_ab": tf.function(
+            module._predict_ab_signature,
+            input_signature=module.predict_ab.input_signature).get_concrete_function(),
+    }
+    tmp = output.rstrip("/") + ".tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tf.saved_model.save(module, tmp, signatures=signatures)
+    os.replace(tmp, output)
+    return path
+
+
+def main(argv):
+    del argv
+    from absl import flags
+
+    f = flags.FLAGS
+    try:
+        path = export(f.model_dir, f.output, f.step, f.overwrite)
+    except (FileNotFoundError, FileExistsError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(f"exported {path} -> {f.output}")
+    print(f"inspect: saved_model_cli show --all --dir {f.output}")
+    return 0
+
+
+def _define_flags():
+    from absl import flags
+
+    flags.DEFINE_string("model_dir", None, "Training run (config.json + checkpoints).")
+    flags.DEFINE_string("output", None, "SavedModel folder to write.")
+    flags.DEFINE_integer("step", None, "Checkpoint step (default: the latest).")
+    flags.DEFINE_bool("overwrite", False, "Replace an existing --output.")
+    flags.mark_flags_as_required(["model_dir", "output"])
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from absl import app
+
+    _define_flags()
+    app.run(main)

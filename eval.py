@@ -1,0 +1,51 @@
+"""Colorize a folder of photos with a trained model, and optionally score it.
+
+    python eval.py --model_dir=runs/wgan_l1 --input=old_photos/ --output=colorized/
+    python eval.py --model_dir=runs/wgan_l1 --input=val/ --output=out/ --metrics --grid
+    python eval.py --model=gray --input=val/ --output=out_gray/ --metrics   # baseline
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from absl import app, flags  # noqa: E402
+
+flags.DEFINE_string("input", None, "Folder of photos (walked recursively) or one file.")
+flags.DEFINE_string("output", None, "Folder for the results, same relative paths as --input.")
+flags.DEFINE_string("model_dir", None, "Training run: config.json + checkpoints.")
+flags.DEFINE_integer("step", None, "Checkpoint step (default: the latest).")
+flags.DEFINE_string("saved_model", None, "An exported SavedModel instead of --model_dir.")
+flags.DEFINE_enum("model", "generator", ["generator", "gray"],
+                  "gray: the zero-chroma baseline (no model needed).")
+flags.DEFINE_integer("render_size", None, "Size the generator runs at (default: trained size).")
+flags.DEFINE_bool("metrics", False, "Score against the inputs' colours: metrics.csv/.json.")
+flags.DEFINE_bool("grid", False, "Write comparison sheets (gray | colorized | original).")
+flags.DEFINE_bool("overwrite", False, "Replace outputs that already exist.")
+flags.DEFINE_integer("batch_size", 8, "Photos per generator call.")
+flags.mark_flags_as_required(["input", "output"])
+FLAGS = flags.FLAGS
+
+
+def main(argv):
+    del argv
+    from colorize import evaluate
+
+    cfg = evaluate.EvalConfig(
+        input=FLAGS.input, output=FLAGS.output, model_dir=FLAGS.model_dir, step=FLAGS.step,
+        saved_model=FLAGS.saved_model, model=FLAGS.model, render_size=FLAGS.render_size,
+        metrics=FLAGS.metrics, grid=FLAGS.grid, overwrite=FLAGS.overwrite,
+        batch_size=FLAGS.batch_size)
+    try:
+        summary = evaluate.run(cfg)
+    except (evaluate.EvalError, FileNotFoundError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(evaluate.format_summary(summary))
+    return 0
+
+
+if __name__ == "__main__":
+    app.run(main)

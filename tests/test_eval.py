@@ -1,0 +1,189 @@
+"""eval.py and the SavedModel export on a tiny trained run."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from colorize import color, config as config_lib, evaluate, export, imageio, trainer
+from colorize.data import sample
+from tests.conftest import colour_image, write_rgb
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+@pytest.fixture(scope="session")
+def run_dir(tmp_path_factory):
+    """A generator trained for 3 steps on the built-in sample (32 px)."""
+    data = sample.ensure_sample(str(tmp_path_factory.mktemp("sample")))
+    model_dir = tmp_path_factory.mktemp("run")
+    cfg = config_lib.TrainConfig(data=data, model_dir=str(model_dir), gan="none", loss="l1",
+                                 image_size=32, width=1 / 16, batch_size=2, max_steps=3,
+                                 checkpoint_every=1)
+    trainer.train(cfg, strategy=tf.distribute.MirroredStrategy(["/cpu:0"]))
+    return str(model_dir)
+
+
+@pytest.fixture(scope="session")
+def exported(run_dir, tmp_path_factory):
+    out = str(tmp_path_factory.mktemp("export") / "model")
+    export.export(run_dir, out)
+    return out
+
+
+@pytest.fixture
+def photos(tmp_path):
+    """Colour photos of awkward sizes (PNG: lossless), one gray, one nested,
+    plus three bad files."""
+    root = tmp_path / "in"
+    sizes = {"wide.png": (30, 75), "tall.png": (81, 20), "tiny.png": (5, 7),
+             "sub/dir/square.png": (64, 64), "big.png": (300, 410)}
+    for i, (rel, (h, w)) in enumerate(sizes.items()):
+        write_rgb(root / rel, colour_image(h, w, (150 - 20 * i, 90 + 15 * i, 60 + 30 * i), seed=i))
+    cv2.imwrite(str(root / "gray.png"), np.full((20, 30), 128, np.uint8))
+    (root / "empty.jpg").write_bytes(b"")
+    (root / "junk.png").write_text("not an image")
+    (root / "notes.txt").write_text("ignored: not an image extension")
+    return root, sizes
+
+
+def cfg_for(run_dir, root, out, **kw):
+    return evaluate.EvalConfig(input=str(root), output=str(out), model_dir=run_dir,
+                               progress=False, **kw)
+
+
+def test_outputs_keep_size_paths_and_lightness(run_dir, photos, tmp_path):
+    root, sizes = photos
+    out = tmp_path / "out"
+    summary = evaluate.run(cfg_for(run_dir, root, out, batch_size=3))
+    assert summary["written"] == 6 and summary["found"] == 8
+    assert sorted(u["path"] for u in summary["unreadable"]) == ["empty.jpg", "junk.png"]
+    for rel, (h, w) in sizes.items():
+        src = imageio.read_image(root / rel)
+        res = imageio.read_image(out / rel)
+        assert res.shape == (h, w, 3)
+        l_in = color.rgb_to_lab_np(src)[..., 0]
+        l_out = color.rgb_to_lab_np(res)[..., 0]
+        # 8-bit rounding of each RGB channel moves L by well under 1 unit.
+        assert np.abs(l_out - l_in).max() < 1.0, rel
+    assert imageio.read_image(out / "gray.png").shape == (20, 30, 3)
+    assert not any(p.name.endswith(".tmp") for p in out.rglob("*"))
+    assert sorted(p.name for p in root.rglob("*") if p.is_file()) == sorted(
+        ["wide.png", "tall.png", "tiny.png", "square.png", "big.png", "gray.png", "empty.jpg",
+         "junk.png", "notes.txt"])  # nothing written inside --input
+
+
+def test_existing_outputs_are_kept_unless_overwrite(run_dir, photos, tmp_path):
+    root, _ = photos
+    out = tmp_path / "out"
+    write_rgb(out / "wide.png", np.zeros((2, 2, 3), np.uint8))
+    summary = evaluate.run(cfg_for(run_dir, root, out))
+    assert summary["skipped_existing"] == 1
+    assert imageio.read_image(out / "wide.png").shape == (2, 2, 3)
+    summary = evaluate.run(cfg_for(run_dir, root, out, overwrite=True))
+    assert summary["skipped_existing"] == 0
+    assert imageio.read_image(out / "wide.png").shape == (30, 75, 3)
+
+
+def test_refuses_output_inside_input_and_missing_model(run_dir, photos):
+    root, _ = photos
+    with pytest.raises(evaluate.EvalError, match="must not be inside --input"):
+        evaluate.run(cfg_for(run_dir, root, root / "colorized"))
+    with pytest.raises(evaluate.EvalError, match="no model"):
+        evaluate.run(evaluate.EvalConfig(input=str(root), output=str(root.parent / "o")))
+    with pytest.raises(FileNotFoundError, match="no checkpoint for step 99"):
+        evaluate.run(cfg_for(run_dir, root, root.parent / "o", step=99))
+
+
+def test_metrics_files_and_gray_baseline(run_dir, photos, tmp_path):
+    root, sizes = photos
+    out = tmp_path / "gray"
+    summary = evaluate.run(evaluate.EvalConfig(input=str(root), output=str(out), model="gray",
+                                               metrics=True, grid=True, progress=False))
+    doc = json.loads((out / "metrics.json").read_text())
+    assert doc["model"] == "gray" and doc["mean"]["count"] == len(sizes)
+    assert doc["gray_inputs_not_scored"] == ["gray.png"]
+    rows = (out / "metrics.csv").read_text().splitlines()
+    assert rows[0].startswith("path,width,height,psnr,ssim,auc") and len(rows) == 1 + len(sizes)
+    # The gray baseline's output has no chroma and no colourfulness.
+    res = imageio.read_image(out / "wide.png")
+    assert np.abs(color.rgb_to_lab_np(res)[..., 1:]).max() < 1.0
+    assert all(abs(r["colourfulness"]) < 1.0 for r in doc["per_image"])
+    assert summary["metrics"]["delta_colourfulness"] < -5  # the originals are colourful
+    assert len(summary["grid_sheets"]) == 1 and Path(summary["grid_sheets"][0]).exists()
+
+
+def test_checkpoint_and_saved_model_give_the_same_pixels(run_dir, exported, photos, tmp_path):
+    root, sizes = photos
+    a, b = tmp_path / "ckpt", tmp_path / "sm"
+    evaluate.run(cfg_for(run_dir, root, a))
+    evaluate.run(evaluate.EvalConfig(input=str(root), output=str(b), saved_model=exported,
+                                     progress=False))
+    for rel in sizes:
+        np.testing.assert_array_equal(cv2.imread(str(a / rel)), cv2.imread(str(b / rel)))
+
+
+CLEAN_PROCESS = """
+import sys, numpy as np, cv2, tensorflow as tf
+m = tf.saved_model.load(sys.argv[1])
+serve = m.signatures["serving_default"]
+for path in sys.argv[2:]:
+    bgr = cv2.imread(path)
+    rgb = serve(image=tf.constant(bgr[..., ::-1].copy()))["rgb"].numpy()
+    np.save(path + ".npy", rgb)
+gray = serve(image=tf.zeros([9, 13, 1], tf.uint8))["rgb"]
+assert gray.shape == (9, 13, 3), gray.shape
+ab = m.signatures["predict_ab"](l=tf.zeros([2, 32, 32, 1]))["ab"]
+assert ab.shape == (2, 32, 32, 2), ab.shape
+assert not [k for k in sys.modules if k.startswith(("colorize", "tensorflow_io"))]
+print("clean ok")
+"""
+
+
+def test_saved_model_serves_without_colorize(run_dir, exported, photos, tmp_path):
+    root, sizes = photos
+    out = tmp_path / "ckpt"
+    evaluate.run(cfg_for(run_dir, root, out, batch_size=1))
+    files = [str(root / rel) for rel in sizes]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": ""}
+    proc = subprocess.run([sys.executable, "-c", CLEAN_PROCESS, exported, *files],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0 and "clean ok" in proc.stdout, proc.stderr[-3000:]
+    for rel in sizes:
+        served = np.load(str(root / rel) + ".npy")
+        ours = imageio.to_uint8(imageio.read_image(out / rel))
+        assert served.shape == ours.shape
+        assert np.abs(served.astype(int) - ours.astype(int)).max() <= 1, rel
+
+
+def test_saved_model_cli_lists_both_signatures(exported):
+    proc = subprocess.run([str(BIN / "saved_model_cli"), "show", "--all", "--dir", exported],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "signature_def['serving_default']" in proc.stdout
+    assert "signature_def['predict_ab']" in proc.stdout
+    assert "DT_UINT8" in proc.stdout and "shape: (-1, -1, -1)" in proc.stdout
+
+
+def test_export_refuses_to_overwrite(run_dir, exported):
+    with pytest.raises(FileExistsError, match="--overwrite"):
+        export.export(run_dir, exported)
+
+
+def test_eval_cli(run_dir, photos, tmp_path):
+    root, _ = photos
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    cmd = [sys.executable, str(REPO / "eval.py"), f"--model_dir={run_dir}", f"--input={root}"]
+    proc = subprocess.run(cmd + [f"--output={tmp_path / 'o'}", "--metrics"], env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "wrote 6" in proc.stdout and "2 unreadable" in proc.stdout and "PSNR" in proc.stdout
+    proc = subprocess.run(cmd + [f"--output={root / 'o'}"], env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 2 and "error: --output must not be inside --input" in proc.stderr
