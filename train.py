@@ -4,7 +4,7 @@
 
 With no --data it runs the built-in demo: shards of the photos that ship
 with scikit-image, built under data/sample on first use, and (unless set)
---max_steps=300 --width=0.25 --batch_size=8 --model_dir=runs/demo, about
+--max_steps=600 --width=0.25 --batch_size=8 --model_dir=runs/demo, about
 two minutes on two CPU cores.
 """
 from __future__ import annotations
@@ -19,7 +19,7 @@ from absl import app, flags, logging  # noqa: E402
 from colorize import config as config_lib, models, variants  # noqa: E402
 
 _D = config_lib.TrainConfig()
-DEMO = {"max_steps": 300, "width": 0.25, "batch_size": 8, "model_dir": "runs/demo",
+DEMO = {"max_steps": 600, "width": 0.25, "batch_size": 8, "model_dir": "runs/demo",
         "log_every": 25, "image_every": 100, "checkpoint_every": 100}
 
 flags.DEFINE_string("data", None, "Folder of shards built by colorize.data (train-*.tfrecord, "
