@@ -1,5 +1,6 @@
 """Colorize a folder of photos with a trained model, and optionally score it.
 
+    python eval.py --input=old_photos/ --output=colorized/     # the shipped model
     python eval.py --model_dir=runs/wgan_l1 --input=old_photos/ --output=colorized/
     python eval.py --model_dir=runs/wgan_l1 --input=val/ --output=out/ --metrics --grid
     python eval.py --model=gray --input=val/ --output=out_gray/ --metrics   # baseline
@@ -15,7 +16,8 @@ from absl import app, flags  # noqa: E402
 
 flags.DEFINE_string("input", None, "Folder of photos (walked recursively) or one file.")
 flags.DEFINE_string("output", None, "Folder for the results, same relative paths as --input.")
-flags.DEFINE_string("model_dir", None, "Training run: config.json + checkpoints.")
+flags.DEFINE_string("model_dir", None, "Training run: config.json + checkpoints. With no "
+                    "--model_dir, --saved_model or --model=gray: the model shipped in the package.")
 flags.DEFINE_integer("step", None, "Checkpoint step (default: the latest).")
 flags.DEFINE_string("saved_model", None, "An exported SavedModel instead of --model_dir.")
 flags.DEFINE_enum("model", "generator", ["generator", "gray"],

@@ -10,6 +10,10 @@ setup(
     python_requires=">=3.11,<3.12",
     packages=find_packages(include=["colorize", "colorize.*"]),
     py_modules=["train", "eval"],
+    # The shipped SavedModel (colorize/pretrained/general), used by eval.py
+    # when no model is named.
+    package_data={"colorize": ["pretrained/*/*.pb", "pretrained/*/variables/*",
+                               "pretrained/*/*.json"]},
     install_requires=[
         # tensorflow-io 0.37 ships native libraries built against TF 2.16:
         # with any other TF minor they fail to load, so the pair is pinned.

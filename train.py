@@ -23,7 +23,8 @@ DEMO = {"max_steps": 600, "width": 0.25, "batch_size": 8, "model_dir": "runs/dem
         "log_every": 25, "image_every": 100, "checkpoint_every": 100}
 
 flags.DEFINE_string("data", None, "Folder of shards built by colorize.data (train-*.tfrecord, "
-                    "val-*.tfrecord). Unset: the built-in sample (demo run).")
+                    "val-*.tfrecord), or several separated by commas. Unset: the built-in "
+                    "sample (demo run).")
 flags.DEFINE_string("model_dir", _D.model_dir, "Checkpoints, config.json, summaries, samples.")
 flags.DEFINE_enum("gan", _D.gan, list(variants.VARIANTS), "GAN variant; none = generator alone.")
 flags.DEFINE_enum("loss", _D.loss, list(config_lib.LOSSES), "Regression loss on ab.")

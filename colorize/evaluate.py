@@ -56,7 +56,9 @@ def load_model(cfg: EvalConfig) -> inference.Model:
         return inference.saved_model(cfg.saved_model)
     if cfg.model_dir:
         return inference.checkpoint_model(cfg.model_dir, cfg.step, cfg.render_size)
-    raise EvalError("no model: pass --model_dir=RUN, --saved_model=DIR or --model=gray")
+    if cfg.step is not None:
+        raise EvalError("--step needs --model_dir")
+    return inference.shipped_model()
 
 
 def _inputs(cfg: EvalConfig) -> tuple[Path, list[str], Path]:

@@ -111,6 +111,20 @@ def checkpoint_model(model_dir: str, step: int | None = None,
     return Model(predict, size, os.path.basename(path))
 
 
+# The model shipped inside the package (an exported SavedModel), used when
+# eval.py is given no model: see RESULTS.md for how it was trained.
+SHIPPED_MODEL = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pretrained", "general")
+
+
+def shipped_model() -> Model:
+    if not os.path.exists(os.path.join(SHIPPED_MODEL, "saved_model.pb")):
+        raise FileNotFoundError(f"this install has no shipped model at {SHIPPED_MODEL}; "
+                                "pass --model_dir=RUN or --saved_model=DIR")
+    model = saved_model(SHIPPED_MODEL)
+    model.name = "shipped model (colorize/pretrained/general)"
+    return model
+
+
 def saved_model(path: str) -> Model:
     loaded = tf.saved_model.load(path)
     size = int(loaded.render_size.numpy())

@@ -12,7 +12,7 @@ from PIL import Image
 
 from colorize import color, imageio
 from colorize.data import builder, records
-from conftest import COLORS, REPO_ROOT, colour_image, write_rgb
+from tests.conftest import COLORS, REPO_ROOT, colour_image, write_rgb
 
 SIZE = 16
 GOOD = {  # relative path -> (height, width)

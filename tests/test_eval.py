@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from colorize import color, config as config_lib, evaluate, export, imageio, trainer
+from colorize import color, config as config_lib, evaluate, export, imageio, inference, trainer
 from colorize.data import sample
 from tests.conftest import colour_image, write_rgb
 
@@ -95,8 +95,8 @@ def test_refuses_output_inside_input_and_missing_model(run_dir, photos):
     root, _ = photos
     with pytest.raises(evaluate.EvalError, match="must not be inside --input"):
         evaluate.run(cfg_for(run_dir, root, root / "colorized"))
-    with pytest.raises(evaluate.EvalError, match="no model"):
-        evaluate.run(evaluate.EvalConfig(input=str(root), output=str(root.parent / "o")))
+    with pytest.raises(evaluate.EvalError, match="--step needs --model_dir"):
+        evaluate.run(evaluate.EvalConfig(input=str(root), output=str(root.parent / "o"), step=3))
     with pytest.raises(FileNotFoundError, match="no checkpoint for step 99"):
         evaluate.run(cfg_for(run_dir, root, root.parent / "o", step=99))
 
@@ -187,3 +187,18 @@ def test_eval_cli(run_dir, photos, tmp_path):
     proc = subprocess.run(cmd + [f"--output={root / 'o'}"], env=env, capture_output=True,
                           text=True, timeout=300)
     assert proc.returncode == 2 and "error: --output must not be inside --input" in proc.stderr
+
+
+def test_shipped_model_colorizes_with_no_model_flag(tmp_path):
+    """The SavedModel in the package is eval.py's default (tiny photo here)."""
+    assert os.path.exists(os.path.join(inference.SHIPPED_MODEL, "saved_model.pb")), \
+        "the package ships colorize/pretrained/general"
+    src = tmp_path / "in"
+    write_rgb(src / "face.png", colour_image(24, 20, (190, 140, 120)))
+    summary = evaluate.run(evaluate.EvalConfig(input=str(src), output=str(tmp_path / "out"),
+                                               metrics=True, progress=False))
+    assert summary["model"].startswith("shipped model") and summary["written"] == 1
+    res = imageio.read_image(tmp_path / "out" / "face.png")
+    assert res.shape == (24, 20, 3)
+    l_in = color.rgb_to_lab_np(imageio.read_image(src / "face.png"))[..., 0]
+    assert np.abs(color.rgb_to_lab_np(res)[..., 0] - l_in).max() < 1.0

@@ -8,7 +8,7 @@ import tensorflow as tf
 from numpy.lib.stride_tricks import sliding_window_view
 
 from colorize.data import builder, make_dataset, records, shard_files, split_pattern
-from conftest import write_rgb
+from tests.conftest import write_rgb
 
 SIZE, CROP, BATCH = 32, 24, 4
 N_IMAGES, N_SHARDS = 10, 4
@@ -184,3 +184,18 @@ def test_folder_reads_its_train_shards(data, tmp_path):
     assert shard_files(split_pattern(str(folder), "val")) == [str(folder / "val-00000.tfrecord")]
     n = sum(l.shape[0] for l, _ in take(make_dataset(str(folder), 4, training=False), -1))
     assert n == N_IMAGES
+
+
+def test_several_folders_separated_by_commas(tmp_path):
+    """--data=a,b trains on both folders' shards; a folder without shards is named."""
+    from colorize.data import pipeline
+
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        for i in range(2):
+            (tmp_path / name / f"train-0000{i}.tfrecord").write_bytes(b"")
+    both = pipeline.split_pattern(f"{tmp_path / 'a'},{tmp_path / 'b'}", "train")
+    files = pipeline.shard_files(both)
+    assert [Path(f).parent.name for f in files] == ["a", "a", "b", "b"]
+    with pytest.raises(FileNotFoundError, match="nowhere"):
+        pipeline.shard_files(f"{tmp_path / 'a'},{tmp_path / 'nowhere'}")

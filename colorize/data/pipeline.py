@@ -9,18 +9,27 @@ AUTOTUNE = tf.data.AUTOTUNE
 
 
 def shard_files(pattern: str) -> list[str]:
-    """Shard paths for a glob pattern or a folder (then its train shards).
+    """Shard paths for a glob pattern or a folder (then its train shards),
+    or several of them separated by commas (folders trained on together).
     Any file system TF knows works (tensorflow-io registers more)."""
-    if tf.io.gfile.isdir(pattern):
-        pattern = pattern.rstrip("/") + "/train-*" + records.SHARD_SUFFIX
-    files = sorted(tf.io.gfile.glob(pattern))
+    files = []
+    for part in filter(None, (p.strip() for p in pattern.split(","))):
+        if tf.io.gfile.isdir(part):
+            part = part.rstrip("/") + "/train-*" + records.SHARD_SUFFIX
+        matched = sorted(tf.io.gfile.glob(part))
+        if not matched:
+            raise FileNotFoundError(f"no TFRecord shards match {part!r}")
+        files.extend(matched)
     if not files:
         raise FileNotFoundError(f"no TFRecord shards match {pattern!r}")
     return files
 
 
-def split_pattern(data_dir: str, split: str) -> str:
-    return f"{data_dir.rstrip('/')}/{split}-*{records.SHARD_SUFFIX}"
+def split_pattern(data: str, split: str) -> str:
+    """The shard pattern of one split for a data folder, or for several
+    comma-separated folders."""
+    return ",".join(f"{d.strip().rstrip('/')}/{split}-*{records.SHARD_SUFFIX}"
+                    for d in data.split(",") if d.strip())
 
 
 def _augment(l, ab, crop_size: int | None):

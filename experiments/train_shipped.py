@@ -1,0 +1,92 @@
+"""Train, export and score the model shipped in the package
+(colorize/pretrained/general): faces and scenes together.
+
+    python experiments/train_shipped.py [--gan lsgan --loss l1 --steps 6000 --size 128]
+
+1. shards of shared/data celeba/train, scenes/train and bsds/train at
+   --size px, squashed (--mode=resize, as eval feeds whole photos);
+2. python train.py on the three folders together (--data=a,b,c);
+3. python -m colorize.export into colorize/pretrained/general;
+4. python eval.py --metrics with the shipped model (no model flag) and with
+   --model=gray on celeba/val and scenes/val.
+Work files go to experiments/work/shipped/ (git-ignored); the summary to
+experiments/work/shipped/results.json. Stopped runs continue (train.py
+resumes; finished steps are skipped).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "experiments"))
+from run_table import sh  # noqa: E402
+
+TRAIN_SETS = ("celeba/train", "scenes/train", "bsds/train")
+EVAL_SETS = ("celeba/val", "scenes/val")
+SHIPPED = REPO / "colorize" / "pretrained" / "general"
+
+
+def folder_size(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--data_root", default=str(REPO.parent / "shared" / "data"))
+    p.add_argument("--work", default=str(REPO / "experiments" / "work" / "shipped"))
+    p.add_argument("--gan", default="lsgan")
+    p.add_argument("--loss", default="l1")
+    p.add_argument("--steps", type=int, default=6000)
+    p.add_argument("--batch_size", type=int, default=16)
+    p.add_argument("--width", type=float, default=0.25)
+    p.add_argument("--size", type=int, default=128)
+    p.add_argument("--seed", type=int, default=0)
+    a = p.parse_args()
+    data_root, work = Path(a.data_root), Path(a.work)
+    if not (data_root / TRAIN_SETS[0]).is_dir():
+        print(f"skipping: {data_root / TRAIN_SETS[0]} not found (pass --data_root)")
+        return 0
+    work.mkdir(parents=True, exist_ok=True)
+    log, py = work / "log.txt", sys.executable
+    timings_path = work / "timings.json"
+    timings = json.loads(timings_path.read_text()) if timings_path.exists() else {}
+
+    shard_dirs = []
+    for name in TRAIN_SETS:
+        out = work / "shards" / name.replace("/", "_")
+        shard_dirs.append(str(out))
+        if not (out / "manifest.json").exists():
+            timings[f"build {name}"] = sh([
+                py, "-m", "colorize.data", f"--input={data_root / name}", f"--output={out}",
+                f"--size={a.size}", "--mode=resize", "--val_fraction=0.02", "--overwrite"], log)
+    model_dir = work / "run"
+    timings["train"] = timings.get("train", 0.0) + sh([
+        py, "train.py", f"--gan={a.gan}", f"--loss={a.loss}", f"--data={','.join(shard_dirs)}",
+        f"--model_dir={model_dir}", f"--max_steps={a.steps}", f"--batch_size={a.batch_size}",
+        f"--width={a.width}", f"--image_size={a.size}", f"--seed={a.seed}", "--log_every=100",
+        "--image_every=1000", "--checkpoint_every=500"], log)
+    timings_path.write_text(json.dumps(timings, indent=2))
+    sh([py, "-m", "colorize.export", f"--model_dir={model_dir}", f"--output={SHIPPED}",
+        "--overwrite"], log)
+
+    results = {}
+    for name in EVAL_SETS:
+        for model in ("shipped", "gray"):
+            out = work / "eval" / f"{name.replace('/', '_')}_{model}"
+            flag = ["--model=gray"] if model == "gray" else []
+            sh([py, "eval.py", *flag, f"--input={data_root / name}", f"--output={out}",
+                "--metrics", "--overwrite"], log)
+            results[f"{name} {model}"] = json.loads((out / "metrics.json").read_text())["mean"]
+    summary = {"config": vars(a), "timings_s": timings,
+               "export_bytes": folder_size(SHIPPED), "mean": results}
+    (work / "results.json").write_text(json.dumps(summary, indent=2))
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
