@@ -296,7 +296,7 @@ def _value(variable) -> float:
 def _write_scalars(writer, trainer, metrics, step):
     with writer.as_default(step=step):
         for k, v in metrics.items():
-            if trainer.discriminator is not None or not k.startswith("d_") and k != "gradient_penalty":
+            if trainer.discriminator is not None or k not in D_METRICS:
                 tf.summary.scalar(f"loss/{k}", v)
         tf.summary.scalar("lr/generator", _value(trainer.g_optimizer.learning_rate))
         if trainer.d_optimizer is not None:
