@@ -1,7 +1,7 @@
 """Train, export and score the model shipped in the package
 (colorize/pretrained/general): faces and scenes together.
 
-    python experiments/train_shipped.py [--gan lsgan --loss l1 --steps 6000 --size 128]
+    python experiments/train_shipped.py [--gan lsgan --loss l2 --steps 8000 --size 128]
 
 1. shards of shared/data celeba/train, scenes/train and bsds/train at
    --size px, squashed (--mode=resize, as eval feeds whole photos);
@@ -39,8 +39,8 @@ def main() -> int:
     p.add_argument("--data_root", default=str(REPO.parent / "shared" / "data"))
     p.add_argument("--work", default=str(REPO / "experiments" / "work" / "shipped"))
     p.add_argument("--gan", default="lsgan")
-    p.add_argument("--loss", default="l1")
-    p.add_argument("--steps", type=int, default=6000)
+    p.add_argument("--loss", default="l2")
+    p.add_argument("--steps", type=int, default=8000)
     p.add_argument("--batch_size", type=int, default=16)
     p.add_argument("--width", type=float, default=0.25)
     p.add_argument("--size", type=int, default=128)
