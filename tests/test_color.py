@@ -1,4 +1,6 @@
 """colorize.color against hand-computed CIE Lab values and between its routes."""
+import os
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -162,3 +164,19 @@ def test_decode_stored_matches_normalized_dequantized_values():
     np.testing.assert_allclose(l_in.numpy(), lab[..., 0] / 50.0 - 1.0, atol=1e-6)
     np.testing.assert_allclose(ab_out.numpy(), lab[..., 1:] / 110.0, atol=1e-6)
     assert l_in.numpy().min() >= -1.0 and l_in.numpy().max() <= 1.0
+
+
+def test_import_loads_tensorflow_io_without_library_warnings():
+    """The pinned TF/tensorflow-io pair matches: tensorflow-io's native
+    libraries load (a mismatched TF warns about undefined symbols)."""
+    import subprocess
+    import sys
+
+    code = ("import colorize, sys; assert 'tensorflow_io' in sys.modules; "
+            "import tensorflow_io as tfio; print(tfio.__version__)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=300, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "0"})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip().startswith("0.37.")
+    for bad in ("undefined symbol", "unable to open file", "libtensorflow_io", "Failed to load"):
+        assert bad not in proc.stderr, proc.stderr[-2000:]
