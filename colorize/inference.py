@@ -84,10 +84,13 @@ def checkpoint_path(model_dir: str, step: int | None = None) -> str:
     return path
 
 
-def load_generator(model_dir: str, step: int | None = None):
-    """Rebuild the trained generator from config.json and restore its weights."""
+def load_generator(model_dir: str, step: int | None = None, image_size: int | None = None):
+    """Rebuild the trained generator from config.json (at its trained size,
+    or image_size: the Keras model's input size is fixed) and restore its
+    weights."""
     cfg = config_lib.load(model_dir)
-    generator = models.build_generator(cfg.generator, cfg.image_size, cfg.width, cfg.sync_bn)
+    generator = models.build_generator(cfg.generator, image_size or cfg.image_size, cfg.width,
+                                       cfg.sync_bn)
     path = checkpoint_path(model_dir, step)
     tf.train.Checkpoint(generator=generator).restore(path).expect_partial()
     return generator, cfg, path
@@ -95,14 +98,11 @@ def load_generator(model_dir: str, step: int | None = None):
 
 def checkpoint_model(model_dir: str, step: int | None = None,
                      render_size: int | None = None) -> Model:
-    generator, cfg, path = load_generator(model_dir, step)
+    cfg = config_lib.load(model_dir)
     size = render_size or cfg.image_size
-    if size != cfg.image_size and cfg.generator == "unet" and \
-            models.unet_depth(size) != models.unet_depth(cfg.image_size):
+    if cfg.generator == "unet" and models.unet_depth(size) != models.unet_depth(cfg.image_size):
         raise ValueError(f"--render_size={size} changes the U-Net's depth; use {cfg.image_size}")
-    if size != cfg.image_size:  # the Keras model has a fixed input size
-        generator = models.build_generator(cfg.generator, size, cfg.width, cfg.sync_bn)
-        tf.train.Checkpoint(generator=generator).restore(path).expect_partial()
+    generator, cfg, path = load_generator(model_dir, step, size)
 
     @tf.function(input_signature=[tf.TensorSpec([None, size, size, 1], tf.float32)])
     def predict(l):

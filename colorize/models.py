@@ -9,6 +9,8 @@ from __future__ import annotations
 import keras
 from keras import layers
 
+from colorize.color import AB_SCALE
+
 GENERATORS = ("colcol", "unet")
 DISCRIMINATORS = ("patchgan", "critic", "ebgan")
 UNET_MAX_DEPTH = 8
@@ -175,8 +177,6 @@ def ebgan_discriminator(image_size: int, width: float = 1.0, sync_bn: bool = Fal
     """EBGAN: an autoencoder on (L, ab) that reconstructs ab; its output is
     the per-example reconstruction energy. Conditional: L goes in too (the
     original's EBGAN ignored L)."""
-    from colorize.color import AB_SCALE
-
     if image_size % 8:
         raise ValueError(f"ebgan needs an image size divisible by 8, got {image_size}")
     l, ab, x = _conditional_inputs(image_size)

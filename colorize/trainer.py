@@ -21,7 +21,7 @@ import tensorflow as tf
 from absl import logging
 
 from colorize import color, config as config_lib, imageio, losses, models, visualize
-from colorize.data import pipeline
+from colorize.data import pipeline, records
 
 GRID_EXAMPLES = 8
 D_METRICS = ("d_loss", "d_real", "d_fake", "gradient_penalty")
@@ -164,8 +164,6 @@ def data_dirs(cfg: config_lib.TrainConfig) -> tuple[str, str]:
 
 
 def stored_size(pattern: str) -> tuple[int, int]:
-    from colorize.data import records
-
     first = pipeline.shard_files(pattern)[0]
     for serialized in tf.data.TFRecordDataset(first).take(1):
         f = records.parse_stored(serialized)
@@ -202,20 +200,21 @@ def _format_eta(seconds: float) -> str:
     return f"{h}h{rem // 60:02d}m" if h else f"{rem // 60}m{rem % 60:02d}s"
 
 
-def prepare(cfg: config_lib.TrainConfig) -> config_lib.TrainConfig:
+def prepare(cfg: config_lib.TrainConfig) -> tuple[config_lib.TrainConfig, str, str]:
     """Resolve and check the config and the data, and refuse a resume that
-    changes the architecture; no model is built here."""
+    changes the architecture; no model is built here. Returns the resolved
+    config and the (train, grid) shard patterns."""
     cfg = cfg.resolved()
-    check_data(cfg)
+    train_pattern, grid_pattern = check_data(cfg)
     path = os.path.join(cfg.model_dir, config_lib.CONFIG_FILE)
     if os.path.exists(path):
         config_lib.check_resume(config_lib.load(cfg.model_dir), cfg)
-    return cfg
+    return cfg, train_pattern, grid_pattern
 
 
 def train(cfg: config_lib.TrainConfig, strategy: tf.distribute.Strategy | None = None) -> dict:
     """Train to cfg.max_steps (resuming from model_dir); returns the last metrics."""
-    cfg = prepare(cfg)
+    cfg, train_pattern, grid_pattern = prepare(cfg)
     strategy = strategy or tf.distribute.MirroredStrategy()
     replicas = strategy.num_replicas_in_sync
     if cfg.batch_size % replicas:
@@ -235,7 +234,6 @@ def train(cfg: config_lib.TrainConfig, strategy: tf.distribute.Strategy | None =
                  cfg.gan, cfg.loss, cfg.generator, replicas, cfg.batch_size, cfg.max_steps,
                  cfg.model_dir)
 
-    train_pattern, grid_pattern = check_data(cfg)
     dataset = strategy.distribute_datasets_from_function(
         lambda ctx: pipeline.make_dataset(train_pattern, cfg.batch_size, training=True,
                                           crop_size=cfg.image_size, input_context=ctx,

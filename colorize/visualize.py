@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from colorize import color
+
 
 def gray_of(rgb: np.ndarray) -> np.ndarray:
     """The L-only view of a colour image, as the network sees it: same
     lightness, zero chroma (computed in Lab, not as an RGB average)."""
-    from colorize import color  # numpy route: no TF ops
-
     lab = color.rgb_to_lab_np(rgb)
     lab[..., 1:] = 0.0
     return color.lab_to_rgb_np(lab)
