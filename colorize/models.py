@@ -12,7 +12,7 @@ from keras import layers
 from colorize.color import AB_SCALE
 
 GENERATORS = ("colcol", "unet")
-DISCRIMINATORS = ("patchgan", "critic", "ebgan")
+DISCRIMINATORS = ("patchgan", "wgan_critic", "gp_critic", "ebgan")
 UNET_MAX_DEPTH = 8
 
 
@@ -20,10 +20,11 @@ def _ch(n: int, width: float) -> int:
     return max(1, int(round(n * width)))
 
 
-def _bn(sync: bool) -> layers.Layer:
+def _bn(sync: bool, scale: bool = True, name: str | None = None) -> layers.Layer:
     # synchronized=True: batch statistics over the global batch, so that N
     # replicas x B/N compute what 1 replica x B does.
-    return layers.BatchNormalization(momentum=0.9, epsilon=1e-5, synchronized=sync)
+    return layers.BatchNormalization(momentum=0.9, epsilon=1e-5, synchronized=sync,
+                                     scale=scale, name=name)
 
 
 # --- generators ---------------------------------------------------------------
@@ -122,9 +123,11 @@ def _conditional_inputs(image_size: int) -> tuple[keras.Input, keras.Input, kera
     return l, ab, layers.Concatenate()([l, ab])
 
 
-def _patch_layers(x, width: float, norm: bool, sync_bn: bool, in_channels: int | None = None):
+def _patch_layers(x, width: float, norm: bool, sync_bn: bool, scale: bool = True):
     """pix2pix's n_layers=3 PatchGAN body: 70x70 receptive field.
-    PyTorch's padding=1 is reproduced with explicit zero padding."""
+    PyTorch's padding=1 is reproduced with explicit zero padding.
+    norm: BatchNorm after convs 2-4 (None: no normalisation); scale: whether
+    those BatchNorms have a scale (gamma)."""
     ndf = _ch(64, width)
     plan = [(ndf, 2), (ndf * 2, 2), (ndf * 4, 2), (ndf * 8, 1)]
     for i, (filters, stride) in enumerate(plan):
@@ -132,7 +135,7 @@ def _patch_layers(x, width: float, norm: bool, sync_bn: bool, in_channels: int |
         x = layers.ZeroPadding2D(1)(x)
         x = layers.Conv2D(filters, 4, strides=stride, use_bias=not with_norm)(x)
         if with_norm:
-            x = _bn(sync_bn)(x)
+            x = _bn(sync_bn, scale=scale)(x)
         x = layers.LeakyReLU(0.2)(x)
     x = layers.ZeroPadding2D(1)(x)
     return layers.Conv2D(1, 4, strides=1, name="score")(x)
@@ -144,12 +147,38 @@ def patchgan_discriminator(image_size: int, width: float = 1.0, sync_bn: bool = 
     return keras.Model([l, ab], _patch_layers(x, width, True, sync_bn), name="patchgan")
 
 
-def critic_discriminator(image_size: int, width: float = 1.0, sync_bn: bool = False) -> keras.Model:
-    """WGAN critic: the PatchGAN shape without BatchNorm (which would couple
-    the examples of a batch and break the per-example gradient penalty),
-    raw linear output."""
+def wgan_critic(image_size: int, width: float = 1.0, sync_bn: bool = False) -> keras.Model:
+    """The weight-clipping WGAN critic, normalised as the authors' code
+    normalised it (cganarch.py, netD for 'wasserstein', like the WGAN
+    paper's DCGAN critic): BatchNorm after convs 2-4, raw linear score map.
+
+    Why normalisation: with every weight clipped to +-c (c = 0.005), each
+    conv shrinks its input by about c * sqrt(fan_in) (~0.3 here), so without
+    it the score and its gradient vanish (this project's earlier critic had
+    none: scores of ~5e-6 and an adversarial share of ~1e-7).
+
+    Why no scale (gamma): a scale is a weight too and would be clipped to
+    0.005, shrinking every layer again; slim's batch_norm, which the original
+    used, has none by default. The offsets (beta) stay and are clipped like
+    every other critic variable: they only shift, they cannot shrink.
+
+    Departure: the original also batch-normalised the output conv. That
+    makes the score of any batch scored alone average to the offset, so
+    D(fake) - D(real) is identically 0 when real and fake are scored
+    separately; scored as one joint batch, the score becomes invariant to
+    the distance between real and fake, and the generator's share fell to
+    ~0.001 (RESULTS.md). The output conv here is linear, with a bias."""
     l, ab, x = _conditional_inputs(image_size)
-    return keras.Model([l, ab], _patch_layers(x, width, False, sync_bn), name="critic")
+    return keras.Model([l, ab], _patch_layers(x, width, True, sync_bn, scale=False),
+                       name="wgan_critic")
+
+
+def gp_critic(image_size: int, width: float = 1.0, sync_bn: bool = False) -> keras.Model:
+    """WGAN-GP critic: the PatchGAN shape without normalisation (BatchNorm
+    would couple the examples of a batch and break the per-example gradient
+    penalty, Gulrajani et al. sec. 4), raw linear output."""
+    l, ab, x = _conditional_inputs(image_size)
+    return keras.Model([l, ab], _patch_layers(x, width, False, sync_bn), name="gp_critic")
 
 
 class ReconstructionEnergy(layers.Layer):
@@ -198,8 +227,8 @@ def ebgan_discriminator(image_size: int, width: float = 1.0, sync_bn: bool = Fal
 
 def build_discriminator(name: str, image_size: int, width: float = 1.0,
                         sync_bn: bool = False) -> keras.Model:
-    builders = {"patchgan": patchgan_discriminator, "critic": critic_discriminator,
-                "ebgan": ebgan_discriminator}
+    builders = {"patchgan": patchgan_discriminator, "wgan_critic": wgan_critic,
+                "gp_critic": gp_critic, "ebgan": ebgan_discriminator}
     if name not in builders:
         raise ValueError(f"unknown discriminator {name!r}; choose from {DISCRIMINATORS}")
     return builders[name](image_size, width=width, sync_bn=sync_bn)

@@ -24,8 +24,15 @@ from colorize import color, config as config_lib, imageio, losses, models, visua
 from colorize.data import pipeline, records
 
 GRID_EXAMPLES = 8
-D_METRICS = ("d_loss", "d_real", "d_fake", "gradient_penalty")
-G_METRICS = ("g_total", "g_l1", "g_l2", "g_adv")
+D_METRICS = ("d_loss", "d_real", "d_fake", "d_acc", "gradient_penalty")
+# adv_share: the adversarial-share meter, ||d adversarial / d ab|| over
+# ||d reconstruction / d ab||, both on G's output over the global batch: how
+# hard the GAN pushes G's colours next to the L1/L2 term (0: an inert GAN).
+G_METRICS = ("g_total", "g_l1", "g_l2", "g_adv", "adv_share")
+
+
+# TensorBoard groups: the meters apart from the losses.
+METER_GROUP = {"adv_share": "gan", "d_acc": "gan"}
 
 
 class NonFiniteLoss(RuntimeError):
@@ -75,6 +82,13 @@ class Trainer:
     def _average(self, per_example: tf.Tensor) -> tf.Tensor:
         return tf.nn.compute_average_loss(per_example, global_batch_size=self.global_batch)
 
+    def _real_ranked_higher(self, real_out, fake_out) -> tf.Tensor:
+        """Per example: 1 where D tells the true colours from G's for the
+        same L (chance: 0.5), else 0."""
+        real, fake = losses.per_example_mean(real_out), losses.per_example_mean(fake_out)
+        better = real > fake if self.variant.higher_is_real else real < fake
+        return tf.cast(better, tf.float32)
+
     def _d_replica_step(self, l, ab):
         cfg = self.cfg
         fake = tf.stop_gradient(self.generator(l, training=True))
@@ -92,23 +106,37 @@ class Trainer:
         return {"d_loss": loss,
                 "d_real": self._average(losses.per_example_mean(real_out)),
                 "d_fake": self._average(losses.per_example_mean(fake_out)),
+                "d_acc": self._average(self._real_ranked_higher(real_out, fake_out)),
                 "gradient_penalty": self._average(penalty)}
 
     def _g_replica_step(self, l, ab):
+        """One generator update. The reconstruction and adversarial terms
+        are differentiated separately with respect to G's output ab, for the
+        adversarial-share meter; their sum is then pulled back through G once,
+        so the meter costs no second backward pass through G."""
         cfg = self.cfg
-        with tf.GradientTape() as tape:
+        with tf.GradientTape() as g_tape:
             fake = self.generator(l, training=True)
+        with tf.GradientTape(persistent=True) as tape:
+            tape.watch(fake)
             l1 = losses.l1_loss(ab, fake)
             l2 = losses.l2_loss(ab, fake)
             adv = tf.zeros_like(l1)
             if self.discriminator is not None:
-                adv = self.variant.generator_loss(self.discriminator([l, fake], training=True))
-            total = cfg.gan_weight * adv + cfg.l1_weight * l1 + cfg.l2_weight * l2
-            loss = self._average(total)
+                d_out = self.discriminator([l, fake], training=self.variant.batch_stats_in_g_step)
+                adv = self.variant.generator_loss(d_out)
+            reconstruction = self._average(cfg.l1_weight * l1 + cfg.l2_weight * l2)
+            adversarial = self._average(cfg.gan_weight * adv)
+        grad_rec = tape.gradient(reconstruction, fake)
+        grad_adv = tape.gradient(adversarial, fake, unconnected_gradients="zero")
+        del tape
         variables = self.generator.trainable_variables
-        self.g_optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
-        return {"g_total": loss, "g_l1": self._average(l1), "g_l2": self._average(l2),
-                "g_adv": self._average(adv)}
+        grads = g_tape.gradient(fake, variables, output_gradients=grad_rec + grad_adv)
+        self.g_optimizer.apply_gradients(zip(grads, variables))
+        return {"g_total": reconstruction + adversarial, "g_l1": self._average(l1),
+                "g_l2": self._average(l2), "g_adv": self._average(adv),
+                "adv_grad_sq": tf.reduce_sum(tf.square(grad_adv)),
+                "rec_grad_sq": tf.reduce_sum(tf.square(grad_rec))}
 
     # --- layer 2: one compiled step --------------------------------------------
 
@@ -129,7 +157,10 @@ class Trainer:
                 metrics = self._run(self._d_replica_step, next(iterator))
                 if self.cfg.clip is not None:
                     self._clip_discriminator()
-        metrics.update(self._run(self._g_replica_step, next(iterator)))
+        g = self._run(self._g_replica_step, next(iterator))
+        adv_sq, rec_sq = g.pop("adv_grad_sq"), g.pop("rec_grad_sq")
+        g["adv_share"] = tf.math.divide_no_nan(tf.sqrt(adv_sq), tf.sqrt(rec_sq))
+        metrics.update(g)
         self.step.assign_add(1)
         return metrics
 
@@ -281,8 +312,9 @@ def _log_progress(cfg, step, metrics, window_start, window_steps):
              f"G {metrics['g_total']:.4g} (adv {metrics['g_adv']:.4g} l1 {metrics['g_l1']:.4g} "
              f"l2 {metrics['g_l2']:.4g})"]
     if cfg.variant.discriminator is not None:
+        parts.append(f"adv share {metrics['adv_share']:.3g}")
         parts.append(f"D {metrics['d_loss']:.4g} (real {metrics['d_real']:.4g} "
-                     f"fake {metrics['d_fake']:.4g})")
+                     f"fake {metrics['d_fake']:.4g} acc {metrics['d_acc']:.2f})")
     parts.append(f"eta {eta}")
     logging.info("  ".join(parts))
 
@@ -294,8 +326,9 @@ def _value(variable) -> float:
 def _write_scalars(writer, trainer, metrics, step):
     with writer.as_default(step=step):
         for k, v in metrics.items():
-            if trainer.discriminator is not None or k not in D_METRICS:
-                tf.summary.scalar(f"loss/{k}", v)
+            if trainer.discriminator is None and (k in D_METRICS or k == "adv_share"):
+                continue
+            tf.summary.scalar(f"{METER_GROUP.get(k, 'loss')}/{k}", v)
         tf.summary.scalar("lr/generator", _value(trainer.g_optimizer.learning_rate))
         if trainer.d_optimizer is not None:
             tf.summary.scalar("lr/discriminator", _value(trainer.d_optimizer.learning_rate))

@@ -1,17 +1,20 @@
 """The results table: every GAN variant x {l1, l2} on CelebA at 64 px with
-the same budget, scored on celeba/val next to the gray baseline.
+the same budget and several seeds, scored on celeba/val next to the gray
+baseline, with the adversarial share each run trained with.
 
-    python experiments/run_table.py [--steps 1000] [--width 0.25]
+    python experiments/run_table.py [--steps 1000] [--width 0.25] [--seeds 0 1]
 
 Steps (each skipped when its output is already there, so a stopped run
 continues where it was):
 1. shards of shared/data/celeba/train at 64 px, squashed (--mode=resize),
    all to train: eval squashes whole photos to the render size the same way;
-2. python train.py for each of the 12 (gan, loss) pairs, same steps, batch,
-   width and seed, each variant with its paper learning rate;
+2. python train.py for each of the 12 (gan, loss) pairs and each seed, same
+   steps, batch and width, each variant with its paper learning rate;
 3. python eval.py --metrics on shared/data/celeba/val for each run and for
    --model=gray;
-4. experiments/work/results.json and results.md (the table), and comparison
+4. experiments/work/results.json and results.md (the table: mean and
+   spread over seeds; adv share = median of the logged adversarial share
+   over the second half of training), and comparison
    sheets (gray | variant | original) of 8 validation faces per variant in
    experiments/work/sheets/. CelebA images may not be published, so the
    sheets stay out of git; RESULTS.md shows sheets of scikit-image's photos
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import subprocess
 import sys
 import time
@@ -31,6 +35,7 @@ REPO = Path(__file__).resolve().parents[1]
 GANS = ("none", "dcgan", "lsgan", "ebgan", "wgan", "wgan-gp")
 LOSSES = ("l1", "l2")
 SHEET_FACES = 8
+METRICS = ("psnr", "ssim", "auc", "colourfulness", "delta_colourfulness")
 
 
 def sh(cmd: list[str], log: Path) -> float:
@@ -55,7 +60,7 @@ def main() -> int:
     p.add_argument("--width", type=float, default=0.25)
     p.add_argument("--size", type=int, default=64)
     p.add_argument("--generator", default="unet")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     p.add_argument("--gans", nargs="+", default=list(GANS))
     a = p.parse_args()
 
@@ -77,20 +82,21 @@ def main() -> int:
                                "--val_fraction=0", "--overwrite"], log)
 
     runs = {"gray": None}
-    for gan in a.gans:
-        for loss in LOSSES:
-            name = f"{gan}_{loss}"
-            model_dir = work / "runs" / name
-            runs[name] = model_dir
-            if name not in timings:
-                timings[name] = sh([py, "train.py", f"--gan={gan}", f"--loss={loss}",
-                                    f"--data={shards}", f"--model_dir={model_dir}",
-                                    f"--max_steps={a.steps}", f"--batch_size={a.batch_size}",
-                                    f"--width={a.width}", f"--image_size={a.size}",
-                                    f"--generator={a.generator}", f"--seed={a.seed}",
-                                    "--log_every=100", "--image_every=500",
-                                    "--checkpoint_every=500"], log)
-                timings_path.write_text(json.dumps(timings, indent=2))
+    for seed in a.seeds:  # seed-major: a stopped run has whole tables first
+        for gan in a.gans:
+            for loss in LOSSES:
+                name = f"{gan}_{loss}_s{seed}"
+                model_dir = work / "runs" / name
+                runs[name] = model_dir
+                if name not in timings:
+                    timings[name] = sh([py, "train.py", f"--gan={gan}", f"--loss={loss}",
+                                        f"--data={shards}", f"--model_dir={model_dir}",
+                                        f"--max_steps={a.steps}", f"--batch_size={a.batch_size}",
+                                        f"--width={a.width}", f"--image_size={a.size}",
+                                        f"--generator={a.generator}", f"--seed={seed}",
+                                        "--log_every=100", "--image_every=500",
+                                        "--checkpoint_every=500"], log)
+                    timings_path.write_text(json.dumps(timings, indent=2))
 
     results = {}
     for name, model_dir in runs.items():
@@ -100,24 +106,58 @@ def main() -> int:
             sh([py, "eval.py", *model, f"--input={val_dir}", f"--output={out}", "--metrics",
                 "--overwrite"], log)
         results[name] = json.loads((out / "metrics.json").read_text())["mean"]
+        if model_dir is not None:
+            results[name]["adv_share"] = adversarial_share(model_dir)
     config = {"steps": a.steps, "batch_size": a.batch_size, "width": a.width, "size": a.size,
-              "generator": a.generator, "seed": a.seed}
+              "generator": a.generator, "seeds": a.seeds}
     (work / "results.json").write_text(json.dumps(
-        {"config": config, "timings_s": timings, "mean": results}, indent=2))
+        {"config": config, "timings_s": timings, "per_run": results}, indent=2))
     (work / "results.md").write_text(table(results, timings))
     print(table(results, timings))
-    sheets(work, runs, val_dir)
+    sheets(work, [n for n in runs if n == "gray" or n.endswith(f"_s{a.seeds[0]}")], val_dir)
     return 0
 
 
+def adversarial_share(model_dir: Path) -> float | None:
+    """Median of the logged gan/adv_share over the second half of training
+    (None for the generator alone, which logs none)."""
+    import tensorflow as tf
+
+    points = []
+    for path in sorted((model_dir / "train").glob("events.out.tfevents.*")):
+        for event in tf.compat.v1.train.summary_iterator(str(path)):
+            for v in event.summary.value:
+                if v.tag == "gan/adv_share":
+                    points.append((event.step, float(tf.make_ndarray(v.tensor))))
+    if not points:
+        return None
+    last = max(step for step, _ in points)
+    return statistics.median(v for step, v in points if step > last / 2)
+
+
+def _mean_spread(values: list) -> str:
+    """'mean ± half the range' (with two seeds, half the range is the
+    distance of each seed from the mean)."""
+    if len(values) == 1:
+        return f"{values[0]:.4g}"
+    return f"{statistics.mean(values):.4g} ± {(max(values) - min(values)) / 2:.2g}"
+
+
 def table(results: dict, timings: dict) -> str:
-    lines = ["| run | PSNR (dB) | SSIM | AuC (%) | colourfulness | ΔCF | train time |",
-             "|---|---|---|---|---|---|---|"]
-    for name, m in results.items():
-        t = timings.get(name)
-        lines.append(f"| {name} | {m['psnr']:.2f} | {m['ssim']:.4f} | {m['auc']:.2f} | "
-                     f"{m['colourfulness']:.2f} | {m['delta_colourfulness']:+.2f} | "
-                     f"{'—' if t is None else f'{t / 60:.1f} min'} |")
+    """One row per (gan, loss): mean ± half-range over seeds."""
+    groups: dict[str, list[str]] = {}
+    for name in results:
+        groups.setdefault(name.rsplit("_s", 1)[0] if name != "gray" else name, []).append(name)
+    lines = ["| run | seeds | PSNR (dB) | SSIM | AuC (%) | colourfulness | ΔCF | adv share "
+             "| train time |", "|---|---|---|---|---|---|---|---|---|"]
+    for group, names in groups.items():
+        cells = [_mean_spread([results[n][k] for n in names]) for k in METRICS]
+        shares = [results[n].get("adv_share") for n in names]
+        share = "—" if None in shares else _mean_spread(shares)
+        t = [timings[n] / 60 for n in names if n in timings]
+        time_cell = f"{statistics.mean(t):.1f} min" if t else "—"
+        lines.append(f"| {group} | {len(names)} | " + " | ".join(cells)
+                     + f" | {share} | {time_cell} |")
     return "\n".join(lines) + "\n"
 
 

@@ -41,7 +41,8 @@ def sheet(models: list, out: Path) -> None:
 def main() -> int:
     runs = REPO / "experiments" / "work" / "runs"
     out_dir = REPO / "experiments" / "sheets"
-    names = [f"{g}_{loss}" for g in GANS for loss in ("l1", "l2") if (runs / f"{g}_{loss}").is_dir()]
+    names = [f"{g}_{loss}_s0" for g in GANS for loss in ("l1", "l2")
+             if (runs / f"{g}_{loss}_s0").is_dir()]
     if names:
         sheet([inference.checkpoint_model(str(runs / n)) for n in names], out_dir / "table_runs.png")
         print("columns: gray | " + " | ".join(names) + " | original")

@@ -1,5 +1,6 @@
 """Model shapes, the PatchGAN's receptive field, and parameter counts equal
 to the published nets', worked out by hand below."""
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -66,10 +67,22 @@ def test_colcol_matches_eccv16_count():
     assert n_params(models.colcol_generator(256)) == 32_155_458
 
 
-def test_critic_has_no_batchnorm_and_linear_output():
-    critic = models.critic_discriminator(64, width=0.25)
+def test_gp_critic_has_no_batchnorm_and_linear_output():
+    critic = models.gp_critic(64, width=0.25)
     kinds = {type(layer).__name__ for layer in critic.layers}
     assert "BatchNormalization" not in kinds
+    assert critic.get_layer("score").activation.__name__ == "linear"
+
+
+def test_wgan_critic_normalises_like_the_original():
+    """BatchNorm after convs 2-4 (the authors' netD for 'wasserstein'), with
+    offsets but no scales (a scale clipped to 0.005 would shrink every
+    layer), and a linear output conv."""
+    critic = models.wgan_critic(64, width=0.25)
+    bns = [layer for layer in critic.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    assert len(bns) == 3 and all(bn.center and not bn.scale for bn in bns)
+    convs = [layer for layer in critic.layers if isinstance(layer, keras.layers.Conv2D)]
+    assert [c.use_bias for c in convs] == [True, False, False, False, True]
     assert critic.get_layer("score").activation.__name__ == "linear"
 
 

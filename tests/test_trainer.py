@@ -108,6 +108,36 @@ def test_two_replicas_match_one_replica(tmp_path):
     assert changed(single.generator.get_weights(), trainer.Trainer(cfg, one_device()).generator.get_weights())
 
 
+def test_adversarial_share_meter_matches_a_direct_computation(tmp_path):
+    """adv_share = ||d(gan_weight * adversarial)/d ab|| / ||d(reconstruction)/d ab||
+    on G's output, computed here with plain tapes on the same weights."""
+    cfg = tiny(tmp_path, gan="lsgan", loss="l1+l2", batch_size=4, width=1 / 8)
+    t = trainer.Trainer(cfg, one_device())
+    l, ab = (tf.constant(x) for x in random_examples(4, seed=3))
+    with tf.GradientTape(persistent=True) as tape:
+        fake = t.generator(l, training=True)
+        tape.watch(fake)
+        rec = tf.reduce_mean(100 * losses.l1_loss(ab, fake) + 100 * losses.l2_loss(ab, fake))
+        adv = tf.reduce_mean(losses.lsgan_generator_loss(t.discriminator([l, fake], training=True)))
+    want = float(tf.norm(tape.gradient(adv, fake)) / tf.norm(tape.gradient(rec, fake)))
+    g = t._run(t._g_replica_step, (l, ab))
+    got = float(tf.sqrt(g["adv_grad_sq"] / g["rec_grad_sq"]))
+    assert want > 0.01
+    np.testing.assert_allclose(got, want, rtol=1e-4)
+    np.testing.assert_allclose(float(g["g_total"]), float(rec + adv), rtol=1e-5)
+
+
+def test_real_vs_fake_accuracy_counts_paired_wins():
+    """d_acc: the fraction of examples whose true colours D scores as more
+    real than G's colours for the same L (EBGAN: lower energy is real)."""
+    real = tf.constant([[1.0, 1.0], [0.0, 0.0], [2.0, 0.0], [5.0, 5.0]])
+    fake = tf.constant([[0.0, 0.0], [1.0, 1.0], [0.5, 0.5], [5.0, 5.0]])
+    for gan, want in (("dcgan", [1, 0, 1, 0]), ("ebgan", [0, 1, 0, 0])):
+        t = trainer.Trainer.__new__(trainer.Trainer)
+        t.variant = variants.get(gan)
+        np.testing.assert_array_equal(t._real_ranked_higher(real, fake).numpy(), want)
+
+
 def optimizer_state(opt):
     return {v.path: np.array(v) for v in opt.variables}
 
@@ -220,6 +250,7 @@ def test_train_cli(tmp_path, shards):
     proc = run_train(*args)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "step 2/2" in proc.stderr and "done at step 2" in proc.stderr
+    assert "adv share" in proc.stderr and "acc " in proc.stderr
     assert (run / "config.json").exists() and tf.train.latest_checkpoint(str(run))
     proc = run_train(*args[:1], f"--model_dir={tmp_path / 'x'}", "--image_size=512")
     assert proc.returncode == 2 and "error: --image_size" in proc.stderr
