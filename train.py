@@ -25,10 +25,15 @@ DEMO = {"max_steps": 600, "width": 0.25, "batch_size": 8, "model_dir": "runs/dem
 flags.DEFINE_string("data", None, "Folder of shards built by colorize.data (train-*.tfrecord, "
                     "val-*.tfrecord), or several separated by commas. Unset: the built-in "
                     "sample (demo run).")
+flags.DEFINE_list("data_weights", None, "Sampling weight per --data folder, comma-separated "
+                  "(e.g. 0.45,0.25,0.2,0.1). Default: folders mix in proportion to their sizes.")
 flags.DEFINE_string("model_dir", _D.model_dir, "Checkpoints, config.json, summaries, samples.")
 flags.DEFINE_enum("gan", _D.gan, list(variants.VARIANTS), "GAN variant; none = generator alone.")
 flags.DEFINE_enum("loss", _D.loss, list(config_lib.LOSSES), "Regression loss on ab.")
 flags.DEFINE_enum("generator", _D.generator, list(models.GENERATORS), "Generator network.")
+flags.DEFINE_enum("upsample", _D.upsample, list(models.UPSAMPLERS),
+                  "Generator x2 upsampling: resize (bilinear + 3x3 conv, no checkerboard) or "
+                  "transpose (the published 4x4 transposed conv).")
 flags.DEFINE_float("width", _D.width, "Channel width multiplier (1 = the published nets).")
 flags.DEFINE_integer("image_size", _D.image_size, "Training crop size in px (multiple of 8).")
 flags.DEFINE_integer("batch_size", _D.batch_size, "Global batch size (split over replicas).")
@@ -60,6 +65,12 @@ FLAGS = flags.FLAGS
 def build_config() -> config_lib.TrainConfig:
     values = {name: FLAGS[name].value for name in config_lib.TrainConfig.__dataclass_fields__
               if name in FLAGS and FLAGS[name].value is not None}
+    if "data_weights" in values:
+        try:
+            values["data_weights"] = tuple(float(w) for w in values["data_weights"])
+        except ValueError:
+            raise config_lib.ConfigError(f"--data_weights must be numbers; got "
+                                         f"{','.join(values['data_weights'])}") from None
     if FLAGS.data is None:
         from colorize.data import sample
 

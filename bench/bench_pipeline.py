@@ -5,9 +5,9 @@ OpenCV in a plain Python loop, side by side, at each stored size.
 
 Builds shards (all files, one worker per core) into a temporary folder at
 each size, then measures
-  (a) make_dataset(training=True, batch 64, crop = size): images/s after a
+  (a) make_dataset(training=True, batch 64, image_size = size): images/s after a
       warm-up (which includes filling the shuffle buffer);
-  (b) cv2.imread + centre crop + resize + colorize.color.rgb_to_lab_np over
+  (b) cv2.imread + resize (whole photo, squashed) + colorize.color.rgb_to_lab_np over
       the same JPEG files in a Python loop: images/s.
 Not a test: it reads 8000 files twice per size and takes a minute or two.
 """
@@ -47,7 +47,7 @@ def parse_args():
 
 def bench_pipeline(shard_dir: str, size: int, batch: int, n_images: int, warmup: int) -> float:
     from colorize.data import make_dataset
-    ds = make_dataset(shard_dir, batch, training=True, crop_size=size, seed=0)
+    ds = make_dataset(shard_dir, batch, training=True, image_size=size, seed=0)
     it = iter(ds)
     for _ in range(warmup):
         next(it)
@@ -65,11 +65,11 @@ def bench_pipeline(shard_dir: str, size: int, batch: int, n_images: int, warmup:
 
 
 def bench_opencv(files: list[Path], size: int) -> float:
-    from colorize import color, imageio
+    from colorize import color
 
     def convert(path):
         bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
-        rgb = imageio.center_crop_square(bgr[..., ::-1])
+        rgb = bgr[..., ::-1]
         rgb = cv2.resize(np.ascontiguousarray(rgb), (size, size), interpolation=cv2.INTER_AREA)
         return color.rgb_to_lab_np(rgb.astype(np.float32) / 255.0)
 
@@ -119,9 +119,9 @@ def main() -> int:
     print(f"{'-' * 6}-+-{'-' * 11}-+-{'-' * 13}-+-{'-' * 17}-+-{'-' * 16}")
     for size, build_rate, tfdata, opencv in rows:
         print(f"{size:>6} | {build_rate:>11.0f} | {tfdata:>13.0f} | {opencv:>17.0f} | {tfdata / opencv:>15.1f}x")
-    print(f"(tf.data: make_dataset(training=True, batch {args.batch}, crop = size), "
+    print(f"(tf.data: make_dataset(training=True, batch {args.batch}, image_size = size), "
           f"{-(-args.pipeline_images // args.batch) * args.batch} images after {args.warmup_batches} "
-          f"warm-up batches; OpenCV: imread + centre crop + resize + rgb_to_lab_np, "
+          f"warm-up batches; OpenCV: imread + resize + rgb_to_lab_np, "
           f"{len(jpegs)} files, one Python loop)")
     return 0
 

@@ -18,7 +18,7 @@ LOSSES = {"l1": (100.0, 0.0), "l2": (0.0, 100.0), "l1+l2": (100.0, 100.0)}
 CONFIG_FILE = "config.json"
 # Fields that decide the shapes of the checkpointed variables: a resumed run
 # must keep them.
-ARCHITECTURE_FIELDS = ("generator", "width", "image_size", "gan", "sync_bn")
+ARCHITECTURE_FIELDS = ("generator", "width", "image_size", "gan", "sync_bn", "upsample")
 
 
 class ConfigError(ValueError):
@@ -28,10 +28,13 @@ class ConfigError(ValueError):
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
     data: str = "data/sample"
+    # Sampling weight of each --data folder (empty: in proportion to size).
+    data_weights: tuple[float, ...] = ()
     model_dir: str = "runs/default"
     gan: str = "wgan"
     loss: str = "l1"
     generator: str = "unet"
+    upsample: str = "resize"
     width: float = 1.0
     image_size: int = 64
     batch_size: int = 16
@@ -88,6 +91,9 @@ class TrainConfig:
         if self.generator not in models.GENERATORS:
             raise ConfigError(f"--generator={self.generator!r}; choose from "
                               f"{', '.join(models.GENERATORS)}")
+        if self.upsample not in models.UPSAMPLERS:
+            raise ConfigError(f"--upsample={self.upsample!r}; choose from "
+                              f"{', '.join(models.UPSAMPLERS)}")
 
     def validate(self) -> None:
         self.validate_names()
@@ -95,6 +101,11 @@ class TrainConfig:
             (self.image_size >= 32 and self.image_size % 8 == 0,
              f"--image_size must be a multiple of 8, at least 32; got {self.image_size}"),
             (self.width > 0, f"--width must be > 0; got {self.width}"),
+            (not self.data_weights or (
+                len(self.data_weights) == len([d for d in self.data.split(",") if d.strip()])
+                and min(self.data_weights) >= 0 and sum(self.data_weights) > 0),
+             f"--data_weights needs one non-negative weight per --data folder; got "
+             f"{list(self.data_weights)} for {self.data!r}"),
             (self.batch_size >= 1, f"--batch_size must be >= 1; got {self.batch_size}"),
             (self.max_steps >= 0, f"--max_steps must be >= 0; got {self.max_steps}"),
             (self.optimizer in variants.OPTIMIZERS,
@@ -124,6 +135,9 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":
         known = {f.name for f in dataclasses.fields(cls)}
+        # Runs recorded before --upsample existed used transposed convs.
+        d = {"upsample": "transpose", **d}
+        d["data_weights"] = tuple(d.get("data_weights", ()))
         return cls(**{k: v for k, v in d.items() if k in known})
 
 

@@ -90,7 +90,7 @@ def load_generator(model_dir: str, step: int | None = None, image_size: int | No
     weights."""
     cfg = config_lib.load(model_dir)
     generator = models.build_generator(cfg.generator, image_size or cfg.image_size, cfg.width,
-                                       cfg.sync_bn)
+                                       cfg.sync_bn, cfg.upsample)
     path = checkpoint_path(model_dir, step)
     tf.train.Checkpoint(generator=generator).restore(path).expect_partial()
     return generator, cfg, path

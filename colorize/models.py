@@ -12,6 +12,13 @@ from keras import layers
 from colorize.color import AB_SCALE
 
 GENERATORS = ("colcol", "unet")
+# How generators double their resolution. "resize": bilinear x2 then a 3x3
+# conv (Odena et al. 2016, "Deconvolution and checkerboard artifacts"): every
+# output pixel gets the same number of kernel taps, so no checkerboard can
+# be learned. "transpose": the published 4x4 stride-2 transposed conv
+# (pix2pix, Zhang et al.), kept to reproduce them; its uneven overlap is
+# what drew the checkerboards on the earlier GAN runs.
+UPSAMPLERS = ("resize", "transpose")
 DISCRIMINATORS = ("patchgan", "wgan_critic", "gp_critic", "ebgan")
 UNET_MAX_DEPTH = 8
 
@@ -29,12 +36,24 @@ def _bn(sync: bool, scale: bool = True, name: str | None = None) -> layers.Layer
 
 # --- generators ---------------------------------------------------------------
 
-def colcol_generator(image_size: int, width: float = 1.0, sync_bn: bool = False) -> keras.Model:
+def _upsample(x, filters: int, upsample: str, name: str, **kwargs):
+    """x2 resolution with `filters` channels (see UPSAMPLERS)."""
+    if upsample == "transpose":
+        return layers.Conv2DTranspose(filters, 4, strides=2, padding="same", name=name,
+                                      **kwargs)(x)
+    if upsample != "resize":
+        raise ValueError(f"unknown upsample {upsample!r}; choose from {UPSAMPLERS}")
+    x = layers.UpSampling2D(2, interpolation="bilinear")(x)
+    return layers.Conv2D(filters, 3, padding="same", name=name, **kwargs)(x)
+
+
+def colcol_generator(image_size: int, width: float = 1.0, sync_bn: bool = False,
+                     upsample: str = "resize") -> keras.Model:
     """Zhang et al. (ECCV 2016) colorful colorization as a regression net.
 
     Blocks 1-7: 2-3 3x3 conv + ReLU ending in BatchNorm; blocks 1-3 end with
-    a stride-2 conv (input/8); blocks 5-6 dilation 2. Block 8: 4x4
-    transposed conv x2 + two 3x3 convs. The 313-bin classification head is
+    a stride-2 conv (input/8); blocks 5-6 dilation 2. Block 8: x2 upsampling
+    (Zhang's 4x4 transposed conv with upsample="transpose") + two 3x3 convs. The 313-bin classification head is
     replaced by a 1x1 conv to 2 channels with tanh, then bilinear x4.
     """
     if image_size % 8:
@@ -52,8 +71,7 @@ def colcol_generator(image_size: int, width: float = 1.0, sync_bn: bool = False)
                               dilation_rate=dilation, activation="relu",
                               name=f"conv{block}_{i + 1}")(x)
         x = _bn(sync_bn)(x)
-    x = layers.Conv2DTranspose(_ch(256, width), 4, strides=2, padding="same",
-                               activation="relu", name="conv8_1")(x)
+    x = _upsample(x, _ch(256, width), upsample, "conv8_1", activation="relu")
     for i in (2, 3):
         x = layers.Conv2D(_ch(256, width), 3, padding="same", activation="relu",
                           name=f"conv8_{i}")(x)
@@ -72,10 +90,12 @@ def unet_depth(image_size: int) -> int:
 
 
 def unet_generator(image_size: int, width: float = 1.0, sync_bn: bool = False,
-                   in_channels: int = 1, out_channels: int = 2) -> keras.Model:
+                   in_channels: int = 1, out_channels: int = 2,
+                   upsample: str = "resize") -> keras.Model:
     """The pix2pix U-Net (Isola et al.): 4x4 stride-2 convs, encoder
     LeakyReLU 0.2 + BatchNorm (none on the outermost and innermost levels),
-    decoder ReLU + transposed conv + BatchNorm, dropout 0.5 in the innermost
+    decoder ReLU + x2 upsampling (pix2pix's 4x4 transposed conv with
+    upsample="transpose") + BatchNorm, dropout 0.5 in the innermost
     (8*ngf, 8*ngf) decoder blocks (at most 3), skips by concatenation.
     Convs followed by BatchNorm carry no bias, as in pix2pix."""
     depth = unet_depth(image_size)
@@ -95,24 +115,22 @@ def unet_generator(image_size: int, width: float = 1.0, sync_bn: bool = False,
         skips.append(x)
     for i in range(depth - 1, 0, -1):
         x = layers.ReLU()(x)
-        x = layers.Conv2DTranspose(filters[i - 1], 4, strides=2, padding="same",
-                                   use_bias=False, name=f"up{i}")(x)
+        x = _upsample(x, filters[i - 1], upsample, f"up{i}", use_bias=False)
         x = _bn(sync_bn)(x)
         if 4 <= i <= depth - 2:
             x = layers.Dropout(0.5)(x)
         x = layers.Concatenate()([skips[i - 1], x])
     x = layers.ReLU()(x)
-    out = layers.Conv2DTranspose(out_channels, 4, strides=2, padding="same",
-                                 activation="tanh", name="ab")(x)
+    out = _upsample(x, out_channels, upsample, "ab", activation="tanh")
     return keras.Model(inp, out, name="unet")
 
 
 def build_generator(name: str, image_size: int, width: float = 1.0,
-                    sync_bn: bool = False) -> keras.Model:
+                    sync_bn: bool = False, upsample: str = "resize") -> keras.Model:
     builders = {"colcol": colcol_generator, "unet": unet_generator}
     if name not in builders:
         raise ValueError(f"unknown generator {name!r}; choose from {GENERATORS}")
-    return builders[name](image_size, width=width, sync_bn=sync_bn)
+    return builders[name](image_size, width=width, sync_bn=sync_bn, upsample=upsample)
 
 
 # --- discriminators -----------------------------------------------------------

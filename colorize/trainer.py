@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import math
 import os
 import time
@@ -21,7 +22,7 @@ import tensorflow as tf
 from absl import logging
 
 from colorize import color, config as config_lib, imageio, losses, models, visualize
-from colorize.data import pipeline, records
+from colorize.data import builder, pipeline, records
 
 GRID_EXAMPLES = 8
 D_METRICS = ("d_loss", "d_real", "d_fake", "d_acc", "gradient_penalty")
@@ -55,7 +56,7 @@ class Trainer:
         self.global_batch = cfg.batch_size
         with strategy.scope():
             self.generator = models.build_generator(cfg.generator, cfg.image_size, cfg.width,
-                                                    cfg.sync_bn)
+                                                    cfg.sync_bn, cfg.upsample)
             self.g_optimizer = make_optimizer(cfg, cfg.lr_g)
             self.g_optimizer.build(self.generator.trainable_variables)
             self.discriminator = None
@@ -202,7 +203,25 @@ def stored_size(pattern: str) -> tuple[int, int]:
     raise ValueError(f"shard {first} holds no examples")
 
 
+def check_geometry(data: str) -> None:
+    """Refuse shards stored as centre crops (the builder's old default):
+    inference feeds whole photos squashed to a square, and a model must meet
+    the geometry it was trained on."""
+    for folder in filter(None, (d.strip() for d in data.split(","))):
+        path = folder.rstrip("/") + "/" + builder.MANIFEST
+        if not tf.io.gfile.exists(path):
+            continue  # shards from elsewhere: nothing recorded to check
+        with tf.io.gfile.GFile(path) as f:
+            manifest = json.load(f)
+        if manifest.get("options", {}).get("mode") == "crop":
+            raise config_lib.ConfigError(
+                f"{folder} was built with --mode=crop (centre crops), but inference colorizes "
+                "whole photos squashed to a square; rebuild it with this version of "
+                "colorize.data, which stores whole photos")
+
+
 def check_data(cfg: config_lib.TrainConfig) -> tuple[str, str]:
+    check_geometry(cfg.data)
     train, val = data_dirs(cfg)
     h, w = stored_size(train)
     if min(h, w) < cfg.image_size:
@@ -213,7 +232,7 @@ def check_data(cfg: config_lib.TrainConfig) -> tuple[str, str]:
 
 
 def grid_batch(pattern: str, cfg: config_lib.TrainConfig) -> tuple[tf.Tensor, tf.Tensor]:
-    ds = pipeline.make_dataset(pattern, GRID_EXAMPLES, training=False, crop_size=cfg.image_size)
+    ds = pipeline.make_dataset(pattern, GRID_EXAMPLES, training=False, image_size=cfg.image_size)
     return next(iter(ds))
 
 
@@ -267,8 +286,9 @@ def train(cfg: config_lib.TrainConfig, strategy: tf.distribute.Strategy | None =
 
     dataset = strategy.distribute_datasets_from_function(
         lambda ctx: pipeline.make_dataset(train_pattern, cfg.batch_size, training=True,
-                                          crop_size=cfg.image_size, input_context=ctx,
-                                          shuffle_buffer=cfg.shuffle_buffer, seed=cfg.seed))
+                                          image_size=cfg.image_size, input_context=ctx,
+                                          shuffle_buffer=cfg.shuffle_buffer, seed=cfg.seed,
+                                          weights=cfg.data_weights or None))
     iterator = iter(dataset)
     grid_l, grid_ab = grid_batch(grid_pattern, cfg)
     writer = tf.summary.create_file_writer(os.path.join(cfg.model_dir, "train"))

@@ -6,7 +6,7 @@ baseline, with the adversarial share each run trained with.
 
 Steps (each skipped when its output is already there, so a stopped run
 continues where it was):
-1. shards of shared/data/celeba/train at 64 px, squashed (--mode=resize),
+1. shards of shared/data/celeba/train at 64 px (whole photos, squashed),
    all to train: eval squashes whole photos to the render size the same way;
 2. python train.py for each of the 12 (gan, loss) pairs and each seed, same
    steps, batch and width, each variant with its paper learning rate;
@@ -78,7 +78,7 @@ def main() -> int:
     shards = work / f"shards_celeba{a.size}"
     if not (shards / "manifest.json").exists():
         timings["build"] = sh([py, "-m", "colorize.data", f"--input={train_dir}",
-                               f"--output={shards}", f"--size={a.size}", "--mode=resize",
+                               f"--output={shards}", f"--size={a.size}",
                                "--val_fraction=0", "--overwrite"], log)
 
     runs = {"gray": None}

@@ -147,10 +147,10 @@ def test_shards_hold_every_good_image_in_its_split(built):
 
 def test_stored_colour_matches_the_image(built, photos):
     """Storage round trip through a shard: within the stated storage error
-    of the Lab of the centre-cropped, resized image."""
+    of the Lab of the whole image, squashed to the stored size."""
     out, _ = built
     for name, (_, ex) in all_examples(out).items():
-        expected = builder.prepare_lab(imageio.read_image(photos / name), SIZE, "crop")
+        expected = builder.prepare_lab(imageio.read_image(photos / name), SIZE)
         stored = color.dequantize_lab_np(ex["l"][..., 0], ex["ab"])
         err = np.abs(stored - expected)
         assert err[..., 0].max() <= color.L_STORE_MAX_ERROR + 1e-4, name
@@ -173,8 +173,8 @@ def test_keep_gray(photos, tmp_path):
     assert GRAY in all_examples(tmp_path)
 
 
-def test_resize_mode_squashes(photos, tmp_path):
-    builder.build(config(photos, tmp_path, mode="resize", workers=1))
+def test_photos_are_stored_whole_and_squashed(photos, tmp_path):
+    builder.build(config(photos, tmp_path, workers=1))
     name = "a/b/blue.bmp"  # 40 x 28: squashed, not cropped
     expected = imageio.resize(imageio.read_image(photos / name), SIZE, SIZE)
     _, ex = all_examples(tmp_path)[name]
@@ -243,7 +243,7 @@ def test_output_inside_input(photos):
 
 
 @pytest.mark.parametrize("option,value", [
-    ("size", 2), ("mode", "foo"), ("shards", 0), ("val_fraction", 1.5), ("val_fraction", -0.1),
+    ("size", 2), ("shards", 0), ("val_fraction", 1.5), ("val_fraction", -0.1),
     ("workers", -1), ("gray_threshold", -1.0),
 ])
 def test_invalid_options(photos, tmp_path, option, value):

@@ -42,7 +42,7 @@ def short_training(photos, model_dir, gan):
     t = trainer.Trainer(cfg, strategy)
     pattern = pipeline.split_pattern(photos, "train")
     it = iter(strategy.distribute_datasets_from_function(
-        lambda ctx: pipeline.make_dataset(pattern, BATCH, training=True, crop_size=SIZE,
+        lambda ctx: pipeline.make_dataset(pattern, BATCH, training=True, image_size=SIZE,
                                           input_context=ctx, seed=0)))
     history = [t.train_step(it, tf.constant(cfg.n_critic)) for _ in range(STEPS)][-WINDOW:]
     share = float(np.median([float(m["adv_share"]) for m in history]))

@@ -19,14 +19,16 @@ def conv(k, cin, cout, bias=True):
 BN = 2  # trainable parameters per BatchNorm channel (gamma, beta)
 
 
-def pix2pix_unet_256(cin, cout, ngf=64):
-    """pix2pix's unet_256 (8 levels), convs before BatchNorm without bias."""
+def pix2pix_unet_256(cin, cout, ngf=64, up_kernel=4):
+    """pix2pix's unet_256 (8 levels), convs before BatchNorm without bias.
+    up_kernel 3: the decoder's bilinear + 3x3 conv instead of 4x4 transposed."""
     f = [ngf, ngf * 2, ngf * 4] + [ngf * 8] * 5
+    k = up_kernel
     down = conv(4, cin, f[0], False) + sum(conv(4, f[i - 1], f[i], False) for i in range(1, 8))
     down_bn = BN * sum(f[1:7])
-    up = conv(4, f[7], f[6], False)  # innermost: no skip yet
-    up += sum(conv(4, 2 * f[i], f[i - 1], False) for i in range(1, 7))
-    up += conv(4, 2 * f[0], cout, True)
+    up = conv(k, f[7], f[6], False)  # innermost: no skip yet
+    up += sum(conv(k, 2 * f[i], f[i - 1], False) for i in range(1, 7))
+    up += conv(k, 2 * f[0], cout, True)
     up_bn = BN * sum(f[0:7])
     return down + down_bn + up + up_bn
 
@@ -52,8 +54,25 @@ def eccv16_regression():
 def test_unet_matches_pix2pix_published_count():
     # pix2pix prints "Total number of parameters: 54.414 M" for unet_256.
     assert pix2pix_unet_256(3, 3) == 54_413_955
-    assert n_params(models.unet_generator(256, in_channels=3, out_channels=3)) == 54_413_955
-    assert n_params(models.unet_generator(256)) == pix2pix_unet_256(1, 2) == 54_409_858
+    assert n_params(models.unet_generator(256, in_channels=3, out_channels=3, upsample="transpose")) == 54_413_955
+    assert n_params(models.unet_generator(256, upsample="transpose")) == pix2pix_unet_256(1, 2) == 54_409_858
+
+
+def test_resize_upsampling_unet_count():
+    assert n_params(models.unet_generator(256)) == pix2pix_unet_256(1, 2, up_kernel=3)
+
+
+@pytest.mark.parametrize("upsample,checkerboard", [("transpose", True), ("resize", False)])
+def test_only_transposed_upsampling_draws_a_checkerboard(upsample, checkerboard):
+    """A constant input must upsample to a constant output (away from the
+    border); a 4x4 stride-2 transposed conv gives even and odd pixels
+    different kernel taps, hence a period-2 pattern (Odena et al. 2016)."""
+    keras.utils.set_random_seed(0)
+    x = keras.Input((8, 8, 4))
+    layer = keras.Model(x, models._upsample(x, 3, upsample, "up"))
+    out = layer(np.ones([1, 8, 8, 4], np.float32)).numpy()[0, 2:-2, 2:-2]
+    spread = float(out.std(axis=(0, 1)).max())
+    assert (spread > 1e-3) == checkerboard, spread
 
 
 def test_patchgan_matches_pix2pix_published_count():
@@ -64,7 +83,8 @@ def test_patchgan_matches_pix2pix_published_count():
 
 def test_colcol_matches_eccv16_count():
     assert eccv16_regression() == 32_155_458
-    assert n_params(models.colcol_generator(256)) == 32_155_458
+    assert n_params(models.colcol_generator(256)) == 32_155_458 - conv(4, 512, 256) + conv(3, 512, 256)
+    assert n_params(models.colcol_generator(256, upsample="transpose")) == 32_155_458
 
 
 def test_gp_critic_has_no_batchnorm_and_linear_output():

@@ -5,7 +5,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tensorflow as tf
-from numpy.lib.stride_tricks import sliding_window_view
 
 from colorize.data import builder, make_dataset, records, shard_files, split_pattern
 from tests.conftest import write_rgb
@@ -16,13 +15,13 @@ N_IMAGES, N_SHARDS = 10, 4
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
-    """Shards of random-texture colour images (every crop of every image is
-    unique, so an example can be traced back to its source and window), and
+    """Shards of random-texture colour images (each unique, so an example
+    can be traced back to its source), and
     the stored examples, per shard, in network range."""
     src = tmp_path_factory.mktemp("textures")
     rng = np.random.default_rng(0)
     for i in range(N_IMAGES):
-        shape = (SIZE, SIZE + 8 * (i % 2), 3)  # half of them non-square: centre-cropped by the builder
+        shape = (SIZE, SIZE + 8 * (i % 2), 3)  # half of them non-square: squashed by the builder
         write_rgb(src / f"tex{i:02d}.png", rng.integers(0, 256, shape, dtype=np.uint8))
     out = tmp_path_factory.mktemp("shards")
     manifest = builder.build(builder.BuildConfig(
@@ -45,21 +44,23 @@ def take(ds, n_batches):
     return [(l.numpy(), ab.numpy()) for l, ab in ds.take(n_batches)]
 
 
-def find_windows(l, stored, crop):
-    """All (stored index, flipped, top, left) whose crop equals l exactly."""
-    hits = []
-    for i, (sl, _) in enumerate(stored):
-        for flipped in (False, True):
-            src = sl[:, ::-1] if flipped else sl
-            windows = sliding_window_view(src[..., 0], (crop, crop))  # [tops, lefts, crop, crop]
-            for top, left in zip(*np.nonzero(np.all(windows == l[..., 0], axis=(2, 3)))):
-                hits.append((i, flipped, int(top), int(left)))
-    return hits
+def resized(stored_l, stored_ab, flipped):
+    """A stored example, flipped or not, as a whole at CROP x CROP."""
+    lab = np.concatenate([stored_l, stored_ab], axis=-1)
+    lab = lab[:, ::-1] if flipped else lab
+    out = tf.image.resize(lab, [CROP, CROP], method="bilinear", antialias=True).numpy()
+    return out[..., :1], out[..., 1:]
+
+
+def find_sources(l, stored):
+    """All (stored index, flipped) whose whole resized L equals l."""
+    return [(i, flipped) for i, (sl, sab) in enumerate(stored) for flipped in (False, True)
+            if np.allclose(resized(sl, sab, flipped)[0], l, atol=1e-5)]
 
 
 def test_training_shapes_and_ranges(data):
     out, _ = data
-    ds = make_dataset(str(out / "train-*.tfrecord"), BATCH, training=True, crop_size=CROP, seed=1)
+    ds = make_dataset(str(out / "train-*.tfrecord"), BATCH, training=True, image_size=CROP, seed=1)
     l_spec, ab_spec = ds.element_spec
     # drop_remainder: the batch dimension is static
     assert l_spec.shape.as_list() == [BATCH, CROP, CROP, 1]
@@ -78,32 +79,30 @@ def test_training_shapes_and_ranges(data):
 
 
 def test_augmentation_keeps_l_and_ab_aligned(data):
-    """Each training example must be one flip + crop window of one stored
-    example, and its ab the very same window of that example's ab."""
+    """Each training example must be one whole stored example, flipped or
+    not, resized to the training size (never a crop: inference sees whole
+    photos), and its ab the very same transform of that example's ab."""
     out, _ = data
     stored = stored_examples(data)
-    ds = make_dataset(str(out), BATCH, training=True, crop_size=CROP, seed=3)
-    seen_flips, seen_offsets, seen_sources = set(), set(), set()
+    ds = make_dataset(str(out), BATCH, training=True, image_size=CROP, seed=3)
+    seen_flips, seen_sources = set(), set()
     for l_batch, ab_batch in take(ds, 8):
         for l, ab in zip(l_batch, ab_batch):
-            hits = find_windows(l, stored, CROP)
-            assert len(hits) == 1, f"L matches {len(hits)} windows of the stored images"
-            i, flipped, top, left = hits[0]
-            sab = stored[i][1][:, ::-1] if flipped else stored[i][1]
-            np.testing.assert_array_equal(ab, sab[top:top + CROP, left:left + CROP])
+            hits = find_sources(l, stored)
+            assert len(hits) == 1, f"L matches {len(hits)} stored examples"
+            i, flipped = hits[0]
+            np.testing.assert_allclose(ab, resized(*stored[i], flipped)[1], atol=1e-5)
             seen_flips.add(flipped)
-            seen_offsets.add((top, left))
             seen_sources.add(i)
     # the augmentation really ran (32 examples: all unflipped has odds 2^-32)
     assert seen_flips == {False, True}
-    assert len(seen_offsets) > 5
     assert len(seen_sources) > 5
 
 
-def test_eval_deterministic_partial_batch_centre_crop(data):
+def test_eval_deterministic_partial_batch_whole_photos(data):
     out, _ = data
     stored = stored_examples(data)
-    ds = make_dataset(str(out / "train-*.tfrecord"), BATCH, training=False, crop_size=CROP)
+    ds = make_dataset(str(out / "train-*.tfrecord"), BATCH, training=False, image_size=CROP)
     assert ds.element_spec[0].shape.as_list() == [None, CROP, CROP, 1]
     first, second = take(ds, -1), take(ds, -1)
     # one pass, last partial batch kept: 10 = 4 + 4 + 2
@@ -112,16 +111,14 @@ def test_eval_deterministic_partial_batch_centre_crop(data):
     for (l1, ab1), (l2, ab2) in zip(first, second):
         np.testing.assert_array_equal(l1, l2)
         np.testing.assert_array_equal(ab1, ab2)
-    # centre crop, of every stored example exactly once
-    off = (SIZE - CROP) // 2
+    # whole, unflipped, every stored example exactly once
     sources = []
     for l_batch, ab_batch in first:
         for l, ab in zip(l_batch, ab_batch):
-            hits = [i for i, (sl, sab) in enumerate(stored)
-                    if np.array_equal(sl[off:off + CROP, off:off + CROP], l)
-                    and np.array_equal(sab[off:off + CROP, off:off + CROP], ab)]
-            assert len(hits) == 1
-            sources.append(hits[0])
+            hits = find_sources(l, stored)
+            assert len(hits) == 1 and not hits[0][1]
+            np.testing.assert_allclose(ab, resized(*stored[hits[0][0]], False)[1], atol=1e-5)
+            sources.append(hits[0][0])
     assert sorted(sources) == list(range(N_IMAGES))
 
 
@@ -134,7 +131,7 @@ def test_eval_without_crop_gives_full_size(data):
 def test_input_context_per_replica_batch_and_file_sharding(data):
     out, per_shard = data
     ctx = tf.distribute.InputContext(num_input_pipelines=2, input_pipeline_id=0, num_replicas_in_sync=2)
-    train = make_dataset(str(out), 8, training=True, crop_size=CROP, input_context=ctx, seed=0)
+    train = make_dataset(str(out), 8, training=True, image_size=CROP, input_context=ctx, seed=0)
     assert train.element_spec[0].shape.as_list() == [4, CROP, CROP, 1]  # 8 global / 2 replicas
     (l, _), = take(train, 1)
     assert l.shape[0] == 4
@@ -199,3 +196,56 @@ def test_several_folders_separated_by_commas(tmp_path):
     assert [Path(f).parent.name for f in files] == ["a", "a", "b", "b"]
     with pytest.raises(FileNotFoundError, match="nowhere"):
         pipeline.shard_files(f"{tmp_path / 'a'},{tmp_path / 'nowhere'}")
+
+
+@pytest.mark.parametrize("stored,size", [(64, 64), (96, 64)])
+def test_training_sees_a_photo_as_inference_does(tmp_path, stored, size):
+    """A non-square real photo (scikit-image's cat, 451 x 300) reaches the
+    network as the same L image in training (builder + pipeline) and at
+    inference (colorize.inference.network_input): whole and squashed. The
+    two routes resize differently (OpenCV area vs TF antialiased bilinear),
+    hence a tolerance; a centre crop would be far off."""
+    import skimage.data
+
+    from colorize import color, imageio, inference
+
+    src = tmp_path / "src"
+    src.mkdir()
+    rgb = skimage.data.chelsea()
+    write_rgb(src / "cat.png", rgb)
+    out = tmp_path / "shards"
+    builder.build(builder.BuildConfig(input=str(src), output=str(out), size=stored, shards=1,
+                                      val_fraction=0.0, workers=1, progress=False))
+    (l_train, _), = take(make_dataset(str(out), 1, training=False, image_size=size), -1)
+    lab = color.rgb_to_lab(tf.constant(rgb, tf.float32) / 255.0)
+    l_infer = inference.network_input(lab, size).numpy()
+    diff = np.abs(l_train[0] - l_infer)
+    # Seen: mean 0.006-0.012 (0.3-0.6 L units), 99th percentile <= 0.07.
+    assert diff.mean() < 0.02 and np.percentile(diff, 99) < 0.1, (diff.mean(), diff.max())
+    cropped = color.rgb_to_lab_np(imageio.resize(imageio.center_crop_square(rgb / 255.0), size, size))
+    crop_diff = np.abs(np.asarray(color.normalize_l(cropped[..., :1])) - l_infer)
+    assert crop_diff.mean() > 0.1  # seen: 0.21
+
+
+def test_weights_set_the_mix_of_folders(tmp_path):
+    """Two folders of 3 and 30 photos with weights 3:1: about 3/4 of the
+    examples come from the small one, whatever the sizes (their red and
+    blue colours tell the folders apart)."""
+    from tests.conftest import COLORS, colour_image
+
+    folders = []
+    for name, n in (("red", 3), ("blue", 30)):
+        src = tmp_path / f"src_{name}"
+        for i in range(n):
+            write_rgb(src / f"{i}.png", colour_image(16, 16, COLORS[name], seed=i))
+        out = tmp_path / name
+        builder.build(builder.BuildConfig(input=str(src), output=str(out), size=16, shards=2,
+                                          val_fraction=0.0, workers=1, progress=False))
+        folders.append(str(out))
+    pattern = split_pattern(",".join(folders), "train")
+    ds = make_dataset(pattern, 50, training=True, seed=0, weights=(3.0, 1.0))
+    ab = np.concatenate([b for _, b in take(ds, 8)])  # 400 examples
+    red = (ab[..., 1].mean(axis=(1, 2)) > 0).mean()  # b: red > 0 (yellowish), blue < 0
+    assert 0.68 < red < 0.82, red  # binomial sd at 400 draws: 0.022
+    with pytest.raises(ValueError, match="one non-negative weight per folder"):
+        make_dataset(pattern, 4, training=True, weights=(1.0,))

@@ -2,6 +2,7 @@
 agree with one device, resume is exact, the generator learns, bad flags and
 non-finite losses stop with a clear message."""
 import dataclasses
+import json
 import os
 import subprocess
 import sys
@@ -183,7 +184,7 @@ def test_resume_refuses_another_architecture(tmp_path, shards):
 def real_photos(n=8):
     """8 fixed real photos (scikit-image's), Lab at SIZE px, network range."""
     src = sample._skimage_data_dir()
-    labs = [builder.prepare_lab(imageio.read_image(src / name), SIZE, "crop")
+    labs = [builder.prepare_lab(imageio.read_image(src / name), SIZE)
             for name in sample.PHOTOS]
     labs.append(labs[0][:, ::-1])  # a mirrored astronaut makes 8
     lab = np.stack(labs[:n]).astype(np.float32)
@@ -224,9 +225,36 @@ def test_config_errors_before_heavy_work(tmp_path, shards):
         trainer.prepare(tiny(tmp_path, data=tmp_path / "nowhere"))
     with pytest.raises(config_lib.ConfigError, match="larger than the stored images"):
         trainer.prepare(tiny(tmp_path, data=shards, image_size=128))
+    with pytest.raises(config_lib.ConfigError, match="one non-negative weight per --data folder"):
+        TrainConfig(data="a,b", data_weights=(1.0,)).resolved()
+    TrainConfig(data="a, b", data_weights=(1.0, 0.0)).resolved()
     two = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
     with pytest.raises(config_lib.ConfigError, match="does not divide over 2 replicas"):
         trainer.train(tiny(tmp_path, data=shards, batch_size=3), strategy=two)
+
+
+def test_refuses_centre_cropped_shards(tmp_path, shards):
+    """Shards from the builder's old --mode=crop show the model another
+    geometry than inference: training refuses them with the fix."""
+    import shutil
+
+    old = tmp_path / "old"
+    shutil.copytree(shards, old)
+    manifest = json.loads((old / "manifest.json").read_text())
+    manifest["options"]["mode"] = "crop"
+    (old / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(config_lib.ConfigError, match="--mode=crop.*rebuild"):
+        trainer.prepare(tiny(tmp_path / "run", data=old))
+    trainer.prepare(tiny(tmp_path / "run", data=shards))
+
+
+def test_old_runs_load_with_transposed_upsampling():
+    """config.json of runs trained before --upsample existed."""
+    old = json.loads(TrainConfig().to_json())
+    del old["upsample"]
+    assert TrainConfig.from_dict(old).upsample == "transpose"
+    assert TrainConfig.from_dict(json.loads(TrainConfig(data_weights=(1.0,)).to_json())) \
+        == TrainConfig(data_weights=(1.0,))
 
 
 def test_defaults_follow_the_variant_and_loss():

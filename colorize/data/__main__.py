@@ -9,9 +9,8 @@ from colorize.data import builder
 
 flags.DEFINE_string("input", None, "Folder of photos, walked recursively.")
 flags.DEFINE_string("output", None, "Folder for the shards and manifest.json.")
-flags.DEFINE_integer("size", 64, "Stored image size in px (square).")
-flags.DEFINE_enum("mode", "crop", list(builder.RESIZE_MODES),
-                  "crop: centre square, then resize; resize: squash to square.")
+flags.DEFINE_integer("size", 64, "Stored image size in px: each photo is stored whole, "
+                     "squashed to size x size, as inference sees it.")
 flags.DEFINE_integer("shards", 8, "Number of train shards (val gets shards * val_fraction, at least 1).")
 flags.DEFINE_float("val_fraction", 0.05, "Fraction of files for val, split by a hash of the relative path.")
 flags.DEFINE_bool("skip_gray", True, "Drop near-grayscale photos (they teach desaturation).")
@@ -25,7 +24,7 @@ FLAGS = flags.FLAGS
 def main(argv):
     del argv
     cfg = builder.BuildConfig(
-        input=FLAGS.input, output=FLAGS.output, size=FLAGS.size, mode=FLAGS.mode,
+        input=FLAGS.input, output=FLAGS.output, size=FLAGS.size,
         shards=FLAGS.shards, val_fraction=FLAGS.val_fraction, skip_gray=FLAGS.skip_gray,
         gray_threshold=FLAGS.gray_threshold, workers=FLAGS.workers, overwrite=FLAGS.overwrite)
     try:

@@ -25,7 +25,6 @@ from colorize.data import records
 
 MANIFEST = "manifest.json"
 SPLITS = ("train", "val")
-RESIZE_MODES = ("crop", "resize")
 
 
 class BuildError(Exception):
@@ -37,7 +36,6 @@ class BuildConfig:
     input: str
     output: str
     size: int = 64
-    mode: str = "crop"  # crop: centre square then resize; resize: squash
     shards: int = 8
     val_fraction: float = 0.05
     skip_gray: bool = True
@@ -49,8 +47,6 @@ class BuildConfig:
     def validate(self) -> None:
         if self.size < 8:
             raise BuildError(f"--size must be at least 8 px, got {self.size}")
-        if self.mode not in RESIZE_MODES:
-            raise BuildError(f"--mode must be one of {RESIZE_MODES}, got {self.mode!r}")
         if self.shards < 1:
             raise BuildError(f"--shards must be at least 1, got {self.shards}")
         if not 0.0 <= self.val_fraction < 1.0:
@@ -68,10 +64,16 @@ def split_of(relpath: str, val_fraction: float) -> str:
     return "val" if h / 2.0**64 < val_fraction else "train"
 
 
-def prepare_lab(rgb, size: int, mode: str):
-    """RGB float [H, W, 3] -> Lab float32 [size, size, 3]."""
-    if mode == "crop":
-        rgb = imageio.center_crop_square(rgb)
+# Every photo is stored whole, squashed to a square, because that is how
+# inference feeds a photo to the network (colorize.inference): the model
+# must meet at inference the geometry it was trained on. A centre crop
+# would train on a zoomed, cut view and colorize whole, squashed photos.
+GEOMETRY = "squash"
+
+
+def prepare_lab(rgb, size: int):
+    """RGB float [H, W, 3] -> Lab float32 [size, size, 3], the whole photo
+    squashed (see GEOMETRY)."""
     return color.rgb_to_lab_np(imageio.resize(rgb, size, size))
 
 
@@ -91,7 +93,7 @@ def _process(relpath: str) -> tuple:
         rgb = imageio.read_image(os.path.join(a["root"], relpath))
     except imageio.UnreadableImage as e:
         return ("skipped", relpath, str(e))
-    lab = prepare_lab(rgb, a["size"], a["mode"])
+    lab = prepare_lab(rgb, a["size"])
     chroma = color.mean_chroma_np(lab)
     if a["skip_gray"] and chroma < a["gray_threshold"]:
         return ("gray", relpath, round(chroma, 3))
@@ -177,7 +179,7 @@ def build(cfg: BuildConfig) -> dict:
     shard_sets = {"train": _ShardSet(out, "train", cfg.shards),
                   "val": _ShardSet(out, "val", n_val_shards)}
     skipped, gray = [], []
-    worker_args = {"root": str(root), "size": cfg.size, "mode": cfg.mode,
+    worker_args = {"root": str(root), "size": cfg.size,
                    "skip_gray": cfg.skip_gray, "gray_threshold": cfg.gray_threshold}
     start = time.monotonic()
     try:
@@ -207,6 +209,7 @@ def build(cfg: BuildConfig) -> dict:
         "options": {k: v for k, v in dataclasses.asdict(cfg).items()
                     if k not in ("input", "output", "overwrite", "progress", "workers")},
         "size": cfg.size,
+        "geometry": GEOMETRY,
         "storage": {
             "l": "uint8, L * 255/100 rounded", "ab": "int8, Lab units rounded",
             "max_error_l": round(color.L_STORE_MAX_ERROR, 4),

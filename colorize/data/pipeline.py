@@ -32,53 +32,37 @@ def split_pattern(data: str, split: str) -> str:
                     for d in data.split(",") if d.strip())
 
 
-def _augment(l, ab, crop_size: int | None):
-    """Random horizontal flip and random crop, identical for L and ab."""
-    lab = tf.concat([l, ab], axis=-1)
-    lab = tf.image.random_flip_left_right(lab)
-    if crop_size is not None:
-        lab = tf.image.random_crop(lab, [crop_size, crop_size, 3])
-    return lab[..., :1], lab[..., 1:]
-
-
-def _center_crop(l, ab, crop_size: int | None):
-    if crop_size is None:
+def _fit(l, ab, image_size: int | None):
+    """The whole stored photo at image_size x image_size, L and ab resized
+    together (bilinear, antialiased when shrinking, like inference's
+    network_input): training sees whole photos, as inference does, never a
+    zoomed-in crop."""
+    if image_size is None:
         return l, ab
     lab = tf.concat([l, ab], axis=-1)
-    h, w = tf.shape(lab)[0], tf.shape(lab)[1]
-    top, left = (h - crop_size) // 2, (w - crop_size) // 2
-    lab = lab[top:top + crop_size, left:left + crop_size]
-    lab = tf.ensure_shape(lab, [crop_size, crop_size, 3])
+    if lab.shape[0] != image_size or lab.shape[1] != image_size:
+        lab = tf.image.resize(lab, [image_size, image_size], method="bilinear", antialias=True)
+    lab = tf.ensure_shape(lab, [image_size, image_size, 3])
     return lab[..., :1], lab[..., 1:]
 
 
-def make_dataset(
-    pattern: str,
-    global_batch_size: int,
-    *,
-    training: bool,
-    crop_size: int | None = None,
-    input_context: tf.distribute.InputContext | None = None,
-    shuffle_buffer: int = 2048,
-    seed: int | None = None,
-) -> tf.data.Dataset:
-    """(L_in [B,h,w,1], ab [B,h,w,2]) float32 batches in the network's range.
+def _augment(l, ab, image_size: int | None):
+    """Random horizontal flip, identical for L and ab, then _fit."""
+    lab = tf.image.random_flip_left_right(tf.concat([l, ab], axis=-1))
+    return _fit(lab[..., :1], lab[..., 1:], image_size)
 
-    training: files and examples shuffled, random flip and crop, repeated
-    forever, remainder dropped. Otherwise: one pass in a fixed order, centre
-    crop, last partial batch kept. With an input_context the batch is the
-    per-replica one and files are sharded across input pipelines.
-    """
-    files = shard_files(pattern)
-    batch_size = global_batch_size
+
+def _examples(files: list[str], *, training: bool,
+              input_context: tf.distribute.InputContext | None, shuffle_buffer: int,
+              seed: int | None) -> tf.data.Dataset:
+    """Parsed (L, ab) examples of some shard files: sharded over input
+    pipelines; in training, files and examples shuffled and repeated."""
     ds = tf.data.Dataset.from_tensor_slices(files)
-    if input_context is not None:
-        batch_size = input_context.get_per_replica_batch_size(global_batch_size)
-        if input_context.num_input_pipelines > 1:
-            if len(files) < input_context.num_input_pipelines:
-                raise ValueError(f"{len(files)} shards cannot feed "
-                                 f"{input_context.num_input_pipelines} input pipelines")
-            ds = ds.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
+    if input_context is not None and input_context.num_input_pipelines > 1:
+        if len(files) < input_context.num_input_pipelines:
+            raise ValueError(f"{len(files)} shards cannot feed "
+                             f"{input_context.num_input_pipelines} input pipelines")
+        ds = ds.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
     if training:
         ds = ds.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
         ds = ds.repeat()
@@ -86,10 +70,55 @@ def make_dataset(
                        num_parallel_calls=AUTOTUNE, deterministic=not training)
     if training:
         ds = ds.shuffle(shuffle_buffer, seed=seed)
-    ds = ds.map(records.parse_example, num_parallel_calls=AUTOTUNE, deterministic=not training)
-    if training:
-        ds = ds.map(lambda l, ab: _augment(l, ab, crop_size), num_parallel_calls=AUTOTUNE)
+    return ds.map(records.parse_example, num_parallel_calls=AUTOTUNE, deterministic=not training)
+
+
+def make_dataset(
+    pattern: str,
+    global_batch_size: int,
+    *,
+    training: bool,
+    image_size: int | None = None,
+    input_context: tf.distribute.InputContext | None = None,
+    shuffle_buffer: int = 2048,
+    seed: int | None = None,
+    weights: tuple[float, ...] | None = None,
+) -> tf.data.Dataset:
+    """(L_in [B,h,w,1], ab [B,h,w,2]) float32 batches in the network's range.
+
+    training: files and examples shuffled, random flip, repeated forever,
+    remainder dropped. Otherwise: one pass in a fixed order, last partial
+    batch kept. Either way, with image_size, whole photos resized to it.
+    With an input_context the batch is the per-replica one and files are
+    sharded across input pipelines.
+
+    weights (training only): one per comma-separated part of pattern; each
+    example is drawn from part i with probability weights[i] / sum(weights),
+    whatever the parts' sizes. Without weights, parts mix in proportion to
+    their sizes.
+    """
+    batch_size = global_batch_size
+    if input_context is not None:
+        batch_size = input_context.get_per_replica_batch_size(global_batch_size)
+    kwargs = dict(training=training, input_context=input_context,
+                  shuffle_buffer=shuffle_buffer, seed=seed)
+    if weights and training:
+        parts = [p for p in pattern.split(",") if p.strip()]
+        if len(parts) != len(weights) or min(weights) < 0 or sum(weights) <= 0:
+            raise ValueError(f"{len(weights)} weights {tuple(weights)} for {len(parts)} data "
+                             "folders: give one non-negative weight per folder")
+        # Each part keeps a share of the shuffle buffer in proportion to its weight.
+        total = sum(weights)
+        ds = tf.data.Dataset.sample_from_datasets(
+            [_examples(shard_files(p), **{**kwargs, "shuffle_buffer":
+                                          max(64, int(shuffle_buffer * w / total))})
+             for p, w in zip(parts, weights)],
+            weights=[w / total for w in weights], seed=seed)
     else:
-        ds = ds.map(lambda l, ab: _center_crop(l, ab, crop_size), num_parallel_calls=AUTOTUNE)
+        ds = _examples(shard_files(pattern), **kwargs)
+    if training:
+        ds = ds.map(lambda l, ab: _augment(l, ab, image_size), num_parallel_calls=AUTOTUNE)
+    else:
+        ds = ds.map(lambda l, ab: _fit(l, ab, image_size), num_parallel_calls=AUTOTUNE)
     ds = ds.batch(batch_size, drop_remainder=training)
     return ds.prefetch(AUTOTUNE)

@@ -14,7 +14,7 @@ DEFAULT_DIR = os.path.join("data", "sample")
 # Colour photographs in skimage/data (the others there are gray or synthetic).
 PHOTOS = ("astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg",
           "motorcycle_left.png", "motorcycle_right.png", "hubble_deep_field.jpg")
-SAMPLE_SIZE = 96  # stored size; training crops a smaller window out of it
+SAMPLE_SIZE = 96  # stored size; training resizes the whole photo to its size
 
 
 def _skimage_data_dir() -> Path:
