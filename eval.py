@@ -49,5 +49,10 @@ def main(argv):
     return 0
 
 
-if __name__ == "__main__":
+def run():
+    """Console script colorize-eval."""
     app.run(main)
+
+
+if __name__ == "__main__":
+    run()

@@ -1,4 +1,4 @@
-"""Install colorize and its pinned stack (see DESIGN.md: TF 2.16 + tensorflow-io 0.37)."""
+"""Install colorize and its pinned stack (TF 2.16 + tensorflow-io 0.37, a matched pair)."""
 from setuptools import find_packages, setup
 
 setup(
@@ -7,7 +7,17 @@ setup(
     description="GAN image colorization in TensorFlow 2 (Fabbri & Islam reproduction)",
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
-    python_requires=">=3.11,<3.12",
+    # Every CPython that TF 2.16 and tensorflow-io 0.37 publish wheels for
+    # and that is still maintained; .ci/run proves each one.
+    python_requires=">=3.10,<3.13",
+    classifiers=[
+        "Programming Language :: Python :: 3",
+        "Programming Language :: Python :: 3.10",
+        "Programming Language :: Python :: 3.11",
+        "Programming Language :: Python :: 3.12",
+        "Operating System :: POSIX :: Linux",
+        "Topic :: Scientific/Engineering :: Artificial Intelligence",
+    ],
     packages=find_packages(include=["colorize", "colorize.*"]),
     py_modules=["train", "eval"],
     # The shipped SavedModel (colorize/pretrained/general), used by eval.py
@@ -29,7 +39,11 @@ setup(
     extras_require={"test": ["pytest>=7", "pillow>=9"]},
     entry_points={
         "console_scripts": [
+            # Each the same program as its module or script, same flags.
             "colorize-data=colorize.data.__main__:run",
+            "colorize-train=train:run",
+            "colorize-eval=eval:run",
+            "colorize-export=colorize.export:run",
         ]
     },
 )

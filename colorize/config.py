@@ -12,6 +12,7 @@ import os
 from typing import Optional
 
 from colorize import models, variants
+from colorize.settings import setting
 
 # --loss -> (l1_weight, l2_weight) defaults: the paper's L1 weight 100.
 LOSSES = {"l1": (100.0, 0.0), "l2": (0.0, 100.0), "l1+l2": (100.0, 100.0)}
@@ -27,40 +28,59 @@ class ConfigError(ValueError):
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
-    data: str = "data/sample"
-    # Sampling weight of each --data folder (empty: in proportion to size).
-    data_weights: tuple[float, ...] = ()
-    model_dir: str = "runs/default"
-    gan: str = "wgan"
-    loss: str = "l1"
-    generator: str = "unet"
-    upsample: str = "resize"
-    width: float = 1.0
-    image_size: int = 64
-    batch_size: int = 16
-    max_steps: int = 20000
-    gan_weight: Optional[float] = None
-    l1_weight: Optional[float] = None
-    l2_weight: Optional[float] = None
-    optimizer: Optional[str] = None
-    lr_g: Optional[float] = None
-    lr_d: Optional[float] = None
-    beta_1: Optional[float] = None
-    beta_2: Optional[float] = None
-    n_critic: Optional[int] = None
-    clip: Optional[float] = None
-    margin: Optional[float] = None
-    gp_weight: Optional[float] = None
-    critic_warmup_steps: int = 0
-    critic_warmup_n: int = 100
-    sync_bn: bool = False
-    seed: int = 0
-    checkpoint_every: int = 500
-    summary_every: int = 50
-    image_every: int = 250
-    log_every: int = 10
-    keep_checkpoints: int = 3
-    shuffle_buffer: int = 2048
+    """Every training setting, its flag and its README row (train.py's
+    flags and README's table are generated from these fields). None: the
+    GAN variant's default, filled in by resolved()."""
+    data: str = setting(
+        "data/sample", "Folder of shards built by colorize.data, or several separated by "
+        "commas. Not given to train.py: the built-in sample (the demo run).")
+    data_weights: tuple[float, ...] = setting(
+        (), "Sampling weight per --data folder, comma-separated (e.g. 0.45,0.25,0.25,0.05). "
+        "Unset: folders mix in proportion to their sizes.")
+    model_dir: str = setting("runs/default", "Checkpoints, config.json, TensorBoard summaries "
+                             "and samples/ (runs/demo for the demo).")
+    gan: str = setting("wgan", "GAN variant; none = the generator alone.",
+                       tuple(variants.VARIANTS))
+    loss: str = setting("l1", "Regression loss on ab.", tuple(LOSSES))
+    generator: str = setting("unet", "Generator: the pix2pix U-Net or Zhang et al.'s net.",
+                             models.GENERATORS)
+    upsample: str = setting(
+        "resize", "Generator x2 upsampling: resize (bilinear + 3x3 conv, no checkerboard) or "
+        "transpose (the published 4x4 transposed conv).", models.UPSAMPLERS)
+    width: float = setting(1.0, "Channel width multiplier of G and D (1 = the published nets).")
+    image_size: int = setting(64, "Training size in px: whole stored photos are resized to it, "
+                              "as inference does (multiple of 8, at most the stored size).")
+    batch_size: int = setting(16, "Global batch size, split over replicas.")
+    max_steps: int = setting(20000, "Generator steps to train to.")
+    gan_weight: Optional[float] = setting(
+        None, "Weight of the adversarial term (default 1; 0 for none).")
+    l1_weight: Optional[float] = setting(
+        None, "Weight of L1 (default 100 when --loss has l1, else 0).")
+    l2_weight: Optional[float] = setting(
+        None, "Weight of L2 (default 100 when --loss has l2, else 0).")
+    optimizer: Optional[str] = setting(None, "Optimiser (default: the variant's).",
+                                       variants.OPTIMIZERS)
+    lr_g: Optional[float] = setting(None, "Generator learning rate (default: the variant's).")
+    lr_d: Optional[float] = setting(None, "Discriminator learning rate (default: the variant's).")
+    beta_1: Optional[float] = setting(None, "Adam beta_1 (default 0.5).")
+    beta_2: Optional[float] = setting(None, "Adam beta_2 (default 0.999; 0.9 for wgan-gp).")
+    n_critic: Optional[int] = setting(None, "D steps per G step (default 5 for wgan and "
+                                      "wgan-gp, else 1).")
+    clip: Optional[float] = setting(None, "WGAN weight clip c (default 0.005 for wgan).")
+    margin: Optional[float] = setting(None, "EBGAN margin (default 40 for ebgan).")
+    gp_weight: Optional[float] = setting(None, "Gradient penalty weight (default 10 for "
+                                         "wgan-gp).")
+    critic_warmup_steps: int = setting(0, "First G steps that use --critic_warmup_n D steps "
+                                       "(the original's 100 critic steps at the start).")
+    critic_warmup_n: int = setting(100, "D steps per G step in the warm-up.")
+    sync_bn: bool = setting(False, "BatchNorm statistics over the global batch.")
+    seed: int = setting(0, "Random seed (weights, shuffling, augmentation).")
+    checkpoint_every: int = setting(500, "Steps between checkpoints.")
+    summary_every: int = setting(50, "Steps between TensorBoard scalar summaries.")
+    image_every: int = setting(250, "Steps between image grids (TensorBoard and samples/).")
+    log_every: int = setting(10, "Steps between progress lines.")
+    keep_checkpoints: int = setting(3, "Checkpoints kept (the latest ones).")
+    shuffle_buffer: int = setting(2048, "Examples in the training shuffle buffer.")
 
     @property
     def variant(self) -> variants.Variant:
@@ -166,3 +186,9 @@ def check_resume(previous: TrainConfig, current: TrainConfig) -> None:
         raise ConfigError(
             f"{current.model_dir} holds a run with another architecture ({'; '.join(changed)}); "
             "use a new --model_dir, or the run's own flags to resume it")
+
+
+if __name__ == "__main__":  # python -m colorize.config: the README's flag table
+    from colorize.settings import markdown_table
+
+    print(markdown_table(TrainConfig), end="")

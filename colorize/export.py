@@ -90,9 +90,14 @@ def _define_flags():
     flags.mark_flags_as_required(["model_dir", "output"])
 
 
-if __name__ == "__main__":
+def run():
+    """python -m colorize.export, and the console script colorize-export."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from absl import app
 
     _define_flags()
     app.run(main)
+
+
+if __name__ == "__main__":
+    run()

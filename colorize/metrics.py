@@ -1,4 +1,4 @@
-"""Per-image colorization metrics (DESIGN.md, "Evaluation"), NumPy + OpenCV.
+"""Per-image colorization metrics, NumPy and scikit-image.
 
 Every function scores one image at its own resolution. RGB inputs are
 uint8 [H, W, 3] (0..255); ab inputs are float [H, W, 2] in Lab units.
@@ -12,7 +12,8 @@ Definitions:
 - ssim: Wang et al. 2004 per channel (11x11 Gaussian window, sigma 1.5,
   K1 = 0.01, K2 = 0.03, L = 255, population statistics), mean over the
   *valid* map (only windows lying wholly inside the image, as in Wang's
-  reference code and skimage's cropped mean), then mean over R, G, B.
+  reference code and skimage's cropped mean), then mean over R, G, B;
+  undefined (NaN) for images under 11 px on a side.
 - ab_error_auc: Zhang et al. 2016's raw accuracy: mean over the integer
   thresholds t = 0..150 of the fraction of pixels whose ab error is <= t,
   as a percentage.
@@ -22,8 +23,8 @@ from __future__ import annotations
 
 import math
 
-import cv2
 import numpy as np
+import skimage.metrics
 
 from colorize.color import rgb_to_lab_np
 
@@ -67,75 +68,32 @@ def _check_rgb_pair(pred_rgb_u8, true_rgb_u8) -> tuple[np.ndarray, np.ndarray]:
     return pred, true
 
 
-# --- PSNR -------------------------------------------------------------------
+# --- PSNR and SSIM: scikit-image's ----------------------------------------------
+# skimage.metrics computes the definitions above exactly (the tests compare
+# it with a window-by-window evaluation of Wang et al.'s formulas), and its
+# SSIM measured faster than this project's earlier OpenCV version on large
+# photos (4.5 s against 16.7 s at 12 MP).
 
 def psnr(pred_rgb_u8: np.ndarray, true_rgb_u8: np.ndarray) -> float:
     """PSNR in dB on 8-bit RGB: 10 log10(255^2 / MSE), the MSE taken over all
     pixels and all three channels; float('inf') when the images are equal."""
     pred, true = _check_rgb_pair(pred_rgb_u8, true_rgb_u8)
-    diff = pred.astype(np.float64) - true.astype(np.float64)
-    mse = float(np.mean(diff * diff))
-    if mse == 0.0:
-        return float("inf")
-    return 10.0 * math.log10(PEAK * PEAK / mse)
-
-
-# --- SSIM -------------------------------------------------------------------
-
-def ssim_window_size(height: int, width: int) -> int:
-    """The SSIM window side: 11, or for an image smaller than 11 px on a side
-    the largest odd size that fits (so that the valid map is non-empty)."""
-    side = min(SSIM_WINDOW, height, width)
-    return side if side % 2 == 1 else side - 1
-
-
-def gaussian_window_1d(size: int, sigma: float = SSIM_SIGMA) -> np.ndarray:
-    """Normalised 1-D Gaussian of odd `size` taps (separable factor of the
-    2-D window). A shrunk window keeps sigma 1.5, truncated and renormalised."""
-    x = np.arange(size, dtype=np.float64) - (size - 1) / 2.0
-    kernel = np.exp(-(x * x) / (2.0 * sigma * sigma))
-    return kernel / kernel.sum()
-
-
-def _filter_valid(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
-    """Weighted local mean over the windows wholly inside `image` [H, W]
-    (a 'valid' correlation; the border mode is irrelevant after the crop)."""
-    r = (kernel.size - 1) // 2
-    out = cv2.sepFilter2D(image, cv2.CV_64F, kernel, kernel, borderType=cv2.BORDER_REFLECT)
-    return out[r:image.shape[0] - r, r:image.shape[1] - r]
-
-
-def _ssim_channel(x: np.ndarray, y: np.ndarray, kernel: np.ndarray) -> float:
-    """Mean SSIM of one float64 channel pair over the valid map."""
-    c1 = (SSIM_K1 * PEAK) ** 2
-    c2 = (SSIM_K2 * PEAK) ** 2
-    mu_x = _filter_valid(x, kernel)
-    mu_y = _filter_valid(y, kernel)
-    # Population (weights-sum-to-1) moments, as in Wang et al.'s eqs. 14-16.
-    var_x = _filter_valid(x * x, kernel) - mu_x * mu_x
-    var_y = _filter_valid(y * y, kernel) - mu_y * mu_y
-    cov_xy = _filter_valid(x * y, kernel) - mu_x * mu_y
-    num = (2.0 * mu_x * mu_y + c1) * (2.0 * cov_xy + c2)
-    den = (mu_x * mu_x + mu_y * mu_y + c1) * (var_x + var_y + c2)
-    return float(np.mean(num / den))
+    with np.errstate(divide="ignore"):
+        return float(skimage.metrics.peak_signal_noise_ratio(true, pred, data_range=PEAK))
 
 
 def ssim(pred_rgb_u8: np.ndarray, true_rgb_u8: np.ndarray) -> float:
-    """Mean SSIM (Wang et al. 2004) on 8-bit RGB, averaged over R, G, B.
-
-    Window: 11x11 Gaussian, sigma 1.5 (shrunk for small images, see
-    ssim_window_size); K1 = 0.01, K2 = 0.03, L = 255; the mean is over the
-    valid map only, i.e. (H - w + 1) x (W - w + 1) windows for window side w.
-    Matches skimage's structural_similarity(gaussian_weights=True, sigma=1.5,
-    use_sample_covariance=False, data_range=255, channel_axis=-1)."""
+    """Mean SSIM (Wang et al. 2004) on 8-bit RGB, averaged over R, G, B:
+    11x11 Gaussian window, sigma 1.5, K1 = 0.01, K2 = 0.03, L = 255,
+    population statistics, mean over the windows lying wholly inside the
+    image. NaN for an image under 11 px on a side, where the window does
+    not fit (summarize() leaves NaN out of the mean)."""
     pred, true = _check_rgb_pair(pred_rgb_u8, true_rgb_u8)
-    kernel = gaussian_window_1d(ssim_window_size(*pred.shape[:2]))
-    pred = pred.astype(np.float64)
-    true = true.astype(np.float64)
-    per_channel = [_ssim_channel(np.ascontiguousarray(pred[..., c]),
-                                 np.ascontiguousarray(true[..., c]), kernel)
-                   for c in range(3)]
-    return float(np.mean(per_channel))
+    if min(pred.shape[:2]) < SSIM_WINDOW:
+        return float("nan")
+    return float(skimage.metrics.structural_similarity(
+        pred, true, gaussian_weights=True, sigma=SSIM_SIGMA, use_sample_covariance=False,
+        data_range=PEAK, channel_axis=-1, K1=SSIM_K1, K2=SSIM_K2))
 
 
 # --- AuC of ab error ----------------------------------------------------------
@@ -233,5 +191,5 @@ def summarize(rows: list[dict]) -> dict[str, float | int]:
             summary["psnr"] = float(np.mean(finite)) if finite.size else float("inf")
             summary["psnr_infinite"] = int(values.size - finite.size)
         else:
-            summary[key] = float(np.mean(values))
+            summary[key] = float(np.nanmean(values)) if np.isfinite(values).any() else float("nan")
     return summary

@@ -14,12 +14,13 @@ import functools
 import json
 import math
 import os
-import time
+import sys
 
 import keras
 import numpy as np
 import tensorflow as tf
 from absl import logging
+from tqdm import tqdm
 
 from colorize import color, config as config_lib, imageio, losses, models, visualize
 from colorize.data import builder, pipeline, records
@@ -244,12 +245,6 @@ def grid_image(l, fake_ab, real_ab) -> np.ndarray:
     return visualize.comparison_sheet([[g, f, r] for g, f, r in zip(gray, fake, real)])
 
 
-def _format_eta(seconds: float) -> str:
-    seconds = int(seconds)
-    h, rem = divmod(seconds, 3600)
-    return f"{h}h{rem // 60:02d}m" if h else f"{rem // 60}m{rem % 60:02d}s"
-
-
 def prepare(cfg: config_lib.TrainConfig) -> tuple[config_lib.TrainConfig, str, str]:
     """Resolve and check the config and the data, and refuse a resume that
     changes the architecture; no model is built here. Returns the resolved
@@ -294,7 +289,7 @@ def train(cfg: config_lib.TrainConfig, strategy: tf.distribute.Strategy | None =
     writer = tf.summary.create_file_writer(os.path.join(cfg.model_dir, "train"))
     samples_dir = os.path.join(cfg.model_dir, "samples")
 
-    metrics, window_start, window_steps = {}, None, 0
+    metrics, progress = {}, None
     while step < cfg.max_steps:
         metrics = trainer.train_step(iterator, tf.constant(trainer.n_critic_at(step)))
         metrics = {k: float(v) for k, v in metrics.items()}
@@ -305,13 +300,13 @@ def train(cfg: config_lib.TrainConfig, strategy: tf.distribute.Strategy | None =
                 f"non-finite loss at step {step} ({bad}); stopped without saving. The last good "
                 f"checkpoint is {trainer.manager.latest_checkpoint or 'none (no checkpoint yet)'}. "
                 "Try a lower learning rate.")
-        if window_start is None:  # the first step includes tracing: not timed
-            window_start, window_steps = time.monotonic(), 0
-        else:
-            window_steps += 1
+        if progress is None:  # the first step includes tracing: the rate starts after it
+            progress = _progress_bar(cfg, step)
+        progress.update(step - progress.n)
         last = step == cfg.max_steps
         if step % cfg.log_every == 0 or last:
-            _log_progress(cfg, step, metrics, window_start, window_steps)
+            progress.set_postfix_str(_progress_text(cfg, metrics, progress),
+                                     refresh=sys.stderr.isatty())
         if step % cfg.summary_every == 0 or last:
             _write_scalars(writer, trainer, metrics, step)
         if step % cfg.image_every == 0 or last:
@@ -319,24 +314,36 @@ def train(cfg: config_lib.TrainConfig, strategy: tf.distribute.Strategy | None =
         if step % cfg.checkpoint_every == 0 or last:
             trainer.manager.save(checkpoint_number=step)
     writer.flush()
+    if progress is not None:
+        progress.close()
     logging.info("done at step %d. checkpoints: %s  samples: %s  TensorBoard: "
                  "tensorboard --logdir %s", step, cfg.model_dir, samples_dir, cfg.model_dir)
     return {"step": step, **metrics}
 
 
-def _log_progress(cfg, step, metrics, window_start, window_steps):
-    elapsed = time.monotonic() - window_start if window_start else 0.0
-    rate = window_steps / elapsed if elapsed > 0 and window_steps else float("nan")
-    eta = _format_eta((cfg.max_steps - step) / rate) if rate == rate and rate > 0 else "?"
-    parts = [f"step {step}/{cfg.max_steps}", f"{rate * cfg.batch_size:.1f} img/s",
+def _progress_bar(cfg, step: int) -> tqdm:
+    """The progress line: steps done, tqdm's elapsed and remaining time (its
+    rate is the average since the bar started: smoothing 0), and a postfix
+    with generator images/s, the losses and the GAN meters. On a terminal it
+    redraws twice a second; in a log file it writes a line every 30 s."""
+    return tqdm(total=cfg.max_steps, initial=step, file=sys.stderr, dynamic_ncols=True,
+                smoothing=0, mininterval=0.5 if sys.stderr.isatty() else 30,
+                bar_format="step {n_fmt}/{total_fmt} |{bar}| {elapsed}<{remaining}{postfix}")
+
+
+def _progress_text(cfg, metrics: dict, progress: tqdm) -> str:
+    """Generator images/s (generator updates x global batch per second) and
+    the metrics, for the progress bar's postfix."""
+    d = progress.format_dict  # rate is None with smoothing 0: tqdm's own average then
+    rate = d["rate"] or ((d["n"] - d["initial"]) / d["elapsed"] if d["elapsed"] else None)
+    parts = [f"{rate * cfg.batch_size:.1f} img/s" if rate else "? img/s",
              f"G {metrics['g_total']:.4g} (adv {metrics['g_adv']:.4g} l1 {metrics['g_l1']:.4g} "
              f"l2 {metrics['g_l2']:.4g})"]
     if cfg.variant.discriminator is not None:
         parts.append(f"adv share {metrics['adv_share']:.3g}")
         parts.append(f"D {metrics['d_loss']:.4g} (real {metrics['d_real']:.4g} "
                      f"fake {metrics['d_fake']:.4g} acc {metrics['d_acc']:.2f})")
-    parts.append(f"eta {eta}")
-    logging.info("  ".join(parts))
+    return "  ".join(parts)
 
 
 def _value(variable) -> float:

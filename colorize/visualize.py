@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+import skimage.util
 
 from colorize import color
 
@@ -16,15 +17,18 @@ def gray_of(rgb: np.ndarray) -> np.ndarray:
 
 def comparison_sheet(rows: list[list[np.ndarray]], gap: int = 2) -> np.ndarray:
     """Tile equally sized float RGB images [H, W, 3] in [0, 1]: `rows` is a
-    list of rows, each a list of panels. White gaps between panels."""
+    list of rows, each a list of panels (short rows padded with white), with
+    white gaps between and around the panels (skimage.util.montage)."""
     if not rows or not rows[0]:
         raise ValueError("comparison_sheet needs at least one panel")
     h, w = rows[0][0].shape[:2]
     n_cols = max(len(r) for r in rows)
-    sheet = np.ones((len(rows) * (h + gap) - gap, n_cols * (w + gap) - gap, 3), np.float32)
+    blank = np.ones((h, w, 3), np.float32)
+    panels = []
     for i, row in enumerate(rows):
         for j, panel in enumerate(row):
             if panel.shape[:2] != (h, w):
                 raise ValueError(f"panel {i},{j} has shape {panel.shape[:2]}, expected {(h, w)}")
-            sheet[i * (h + gap):i * (h + gap) + h, j * (w + gap):j * (w + gap) + w] = panel
-    return sheet
+        panels.extend(list(row) + [blank] * (n_cols - len(row)))
+    return skimage.util.montage(np.stack(panels).astype(np.float32), grid_shape=(len(rows), n_cols),
+                                padding_width=gap, fill=(1.0, 1.0, 1.0), channel_axis=-1)

@@ -202,3 +202,18 @@ def test_shipped_model_colorizes_with_no_model_flag(tmp_path):
     assert res.shape == (24, 20, 3)
     l_in = color.rgb_to_lab_np(imageio.read_image(src / "face.png"))[..., 0]
     assert np.abs(color.rgb_to_lab_np(res)[..., 0] - l_in).max() < 1.0
+
+
+def test_comparison_sheet_tiles_rows_with_white_gaps():
+    from colorize import visualize
+
+    red, blue = np.zeros((4, 5, 3), np.float32), np.zeros((4, 5, 3), np.float32)
+    red[..., 0], blue[..., 2] = 1.0, 1.0
+    sheet = visualize.comparison_sheet([[red, blue], [blue]], gap=2)
+    assert sheet.shape == (2 + 4 + 2 + 4 + 2, 2 + 5 + 2 + 5 + 2, 3)
+    np.testing.assert_array_equal(sheet[2:6, 2:7], red)
+    np.testing.assert_array_equal(sheet[2:6, 9:14], blue)
+    np.testing.assert_array_equal(sheet[8:12, 2:7], blue)
+    assert (sheet[8:12, 9:14] == 1).all() and (sheet[:2] == 1).all()  # padding, gaps: white
+    with pytest.raises(ValueError, match="panel 1,0"):
+        visualize.comparison_sheet([[red], [np.zeros((3, 5, 3), np.float32)]])

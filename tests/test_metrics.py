@@ -102,24 +102,19 @@ def test_ssim_symmetric_and_below_one_for_noise(astronaut_pair):
     assert a < 0.99
 
 
-@pytest.mark.parametrize("shape, win", [((11, 11, 3), 11), ((13, 12, 3), 11),
-                                        ((6, 9, 3), 5), ((5, 5, 3), 5), ((3, 8, 3), 3)])
-def test_ssim_matches_direct_window_formula(shape, win):
-    """Also covers the shrunk window for images smaller than 11 px."""
+@pytest.mark.parametrize("shape", [(11, 11, 3), (13, 12, 3), (16, 11, 3)])
+def test_ssim_matches_direct_window_formula(shape):
     x = _random_rgb(*shape[:2], seed=2)
     y = np.clip(x.astype(np.int32) + np.random.default_rng(3).integers(-40, 41, shape), 0, 255
                 ).astype(np.uint8)
-    assert metrics.ssim_window_size(*shape[:2]) == win
-    assert metrics.ssim(x, y) == pytest.approx(_ssim_direct(x, y, win), abs=1e-9)
+    assert metrics.ssim(x, y) == pytest.approx(_ssim_direct(x, y, 11), abs=1e-9)
 
 
-def test_ssim_one_pixel_image():
-    """Window 1: only the luminance term, (2xy + C1) / (x^2 + y^2 + C1)."""
-    x = np.array([[[100, 50, 0]]], np.uint8)
-    y = np.array([[[100, 60, 0]]], np.uint8)
-    c1 = (0.01 * 255) ** 2
-    expected = (1.0 + (2 * 50 * 60 + c1) / (50**2 + 60**2 + c1) + 1.0) / 3
-    assert metrics.ssim(x, y) == pytest.approx(expected, abs=1e-12)
+def test_ssim_undefined_below_the_window_and_left_out_of_means():
+    x = _random_rgb(10, 40, seed=2)
+    assert math.isnan(metrics.ssim(x, x))
+    rows = [{"psnr": 30.0, "ssim": float("nan")}, {"psnr": 40.0, "ssim": 0.5}]
+    assert metrics.summarize(rows)["ssim"] == 0.5
 
 
 # --- AuC of ab error ----------------------------------------------------------
