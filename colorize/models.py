@@ -173,7 +173,8 @@ def wgan_critic(image_size: int, width: float = 1.0, sync_bn: bool = False) -> k
     Why normalisation: with every weight clipped to +-c (c = 0.005), each
     conv shrinks its input by about c * sqrt(fan_in) (~0.3 here), so without
     it the score and its gradient vanish (this project's earlier critic had
-    none: scores of ~5e-6 and an adversarial share of ~1e-7).
+    none: scores of ~5e-6 and an adversarial share of ~5e-8, see
+    experiments/wgan_ablation.py).
 
     Why no scale (gamma): a scale is a weight too and would be clipped to
     0.005, shrinking every layer again; slim's batch_norm, which the original
@@ -185,7 +186,7 @@ def wgan_critic(image_size: int, width: float = 1.0, sync_bn: bool = False) -> k
     D(fake) - D(real) is identically 0 when real and fake are scored
     separately; scored as one joint batch, the score becomes invariant to
     the distance between real and fake, and the generator's share fell to
-    ~0.001 (RESULTS.md). The output conv here is linear, with a bias."""
+    ~0.001 in a trial run. The output conv here is linear, with a bias."""
     l, ab, x = _conditional_inputs(image_size)
     return keras.Model([l, ab], _patch_layers(x, width, True, sync_bn, scale=False),
                        name="wgan_critic")

@@ -7,9 +7,12 @@
    bsds/train at --size px (whole photos, squashed, as eval feeds them);
 2. python train.py on the four folders together (--data=a,b,c,d) with
    --data_weights (WEIGHTS below: why these);
-3. python -m colorize.export into colorize/pretrained/general;
-4. python eval.py --metrics with the shipped model (no model flag) and with
-   --model=gray on photos/val, scenes/val and celeba/val.
+3. python eval.py --metrics with the model shipped so far ("previous",
+   once, before it is replaced), then python -m colorize.export into
+   colorize/pretrained/general;
+4. python eval.py --metrics with the new shipped model (no model flag) and
+   with --model=gray on photos/val, scenes/val and celeba/val, and each
+   model's mean ab bias (prediction - truth, Lab units) and mean chroma.
 Work files go to experiments/work/shipped/ (git-ignored); the summary to
 experiments/work/shipped/results.json. Stopped runs continue (train.py
 resumes; finished steps are skipped).
@@ -36,6 +39,29 @@ TRAIN_SETS = {"photos/train": 0.45, "scenes/train": 0.25, "celeba/train": 0.25,
               "bsds/train": 0.05}
 EVAL_SETS = ("photos/val", "scenes/val", "celeba/val")
 SHIPPED = REPO / "colorize" / "pretrained" / "general"
+
+
+def ab_bias(src: Path, out: Path) -> dict:
+    """Mean over photos of the mean ab error (prediction - truth, Lab units:
+    a colour cast shows as a non-zero mean) and the mean chroma of the
+    predictions and of the originals (desaturation shows as a lower one)."""
+    sys.path.insert(0, str(REPO))
+    import numpy as np
+
+    from colorize import color, imageio
+
+    bias, chroma_pred, chroma_true = [], [], []
+    for rel in imageio.list_images(src):
+        if not (out / rel).exists():
+            continue
+        true = color.rgb_to_lab_np(imageio.read_image(src / rel))[..., 1:]
+        pred = color.rgb_to_lab_np(imageio.read_image(out / rel))[..., 1:]
+        bias.append((pred - true).reshape(-1, 2).mean(axis=0))
+        chroma_pred.append(np.hypot(pred[..., 0], pred[..., 1]).mean())
+        chroma_true.append(np.hypot(true[..., 0], true[..., 1]).mean())
+    a, b = np.mean(bias, axis=0)
+    return {"bias_a": float(a), "bias_b": float(b), "chroma": float(np.mean(chroma_pred)),
+            "chroma_true": float(np.mean(chroma_true))}
 
 
 def folder_size(path: Path) -> int:
@@ -80,17 +106,25 @@ def main() -> int:
         f"--width={a.width}", f"--image_size={a.size}", f"--seed={a.seed}", "--log_every=100",
         "--image_every=1000", "--checkpoint_every=500"], log)
     timings_path.write_text(json.dumps(timings, indent=2))
-    sh([py, "-m", "colorize.export", f"--model_dir={model_dir}", f"--output={SHIPPED}",
-        "--overwrite"], log)
 
-    results = {}
-    for name in EVAL_SETS:
-        for model in ("shipped", "gray"):
-            out = work / "eval" / f"{name.replace('/', '_')}_{model}"
-            flag = ["--model=gray"] if model == "gray" else []
+    def evaluate(name: str, model: str, flag: list[str], again: bool = True) -> None:
+        out = work / "eval" / f"{name.replace('/', '_')}_{model}"
+        if again or not (out / "metrics.json").exists():
             sh([py, "eval.py", *flag, f"--input={data_root / name}", f"--output={out}",
                 "--metrics", "--overwrite"], log)
-            results[f"{name} {model}"] = json.loads((out / "metrics.json").read_text())["mean"]
+        mean = json.loads((out / "metrics.json").read_text())["mean"]
+        if model != "gray":
+            mean.update(ab_bias(data_root / name, out))
+        results[f"{name} {model}"] = mean
+
+    results = {}
+    for name in EVAL_SETS:  # the model shipped so far: scored once, before it is replaced
+        evaluate(name, "previous", [f"--saved_model={SHIPPED}"], again=False)
+    sh([py, "-m", "colorize.export", f"--model_dir={model_dir}", f"--output={SHIPPED}",
+        "--overwrite"], log)
+    for name in EVAL_SETS:
+        evaluate(name, "shipped", [])
+        evaluate(name, "gray", ["--model=gray"])
     summary = {"config": vars(a), "timings_s": timings,
                "export_bytes": folder_size(SHIPPED), "mean": results}
     (work / "results.json").write_text(json.dumps(summary, indent=2))
