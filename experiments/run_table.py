@@ -35,7 +35,9 @@ REPO = Path(__file__).resolve().parents[1]
 GANS = ("none", "dcgan", "lsgan", "ebgan", "wgan", "wgan-gp")
 LOSSES = ("l1", "l2")
 SHEET_FACES = 8
-METRICS = ("psnr", "ssim", "auc", "colourfulness", "delta_colourfulness")
+# Table columns and their number formats.
+METRICS = {"psnr": ".2f", "ssim": ".4f", "auc": ".2f", "colourfulness": ".2f",
+           "delta_colourfulness": "+.2f"}
 
 
 def sh(cmd: list[str], log: Path) -> float:
@@ -94,6 +96,8 @@ def main() -> int:
                                         f"--max_steps={a.steps}", f"--batch_size={a.batch_size}",
                                         f"--width={a.width}", f"--image_size={a.size}",
                                         f"--generator={a.generator}", f"--seed={seed}",
+                                        # the published pix2pix U-Net, as the paper used
+                                        "--upsample=transpose",
                                         "--log_every=100", "--image_every=500",
                                         "--checkpoint_every=500"], log)
                     timings_path.write_text(json.dumps(timings, indent=2))
@@ -135,12 +139,13 @@ def adversarial_share(model_dir: Path) -> float | None:
     return statistics.median(v for step, v in points if step > last / 2)
 
 
-def _mean_spread(values: list) -> str:
+def _mean_spread(values: list, fmt: str) -> str:
     """'mean ± half the range' (with two seeds, half the range is the
     distance of each seed from the mean)."""
+    mean = format(statistics.mean(values), fmt)
     if len(values) == 1:
-        return f"{values[0]:.4g}"
-    return f"{statistics.mean(values):.4g} ± {(max(values) - min(values)) / 2:.2g}"
+        return mean
+    return f"{mean} ± {format((max(values) - min(values)) / 2, fmt.lstrip('+'))}"
 
 
 def table(results: dict, timings: dict) -> str:
@@ -151,9 +156,9 @@ def table(results: dict, timings: dict) -> str:
     lines = ["| run | seeds | PSNR (dB) | SSIM | AuC (%) | colourfulness | ΔCF | adv share "
              "| train time |", "|---|---|---|---|---|---|---|---|---|"]
     for group, names in groups.items():
-        cells = [_mean_spread([results[n][k] for n in names]) for k in METRICS]
+        cells = [_mean_spread([results[n][k] for n in names], f) for k, f in METRICS.items()]
         shares = [results[n].get("adv_share") for n in names]
-        share = "—" if None in shares else _mean_spread(shares)
+        share = "—" if None in shares else _mean_spread(shares, ".2f")
         t = [timings[n] / 60 for n in names if n in timings]
         time_cell = f"{statistics.mean(t):.1f} min" if t else "—"
         lines.append(f"| {group} | {len(names)} | " + " | ".join(cells)
