@@ -2,11 +2,13 @@
 (committable, unlike CelebA's): rows are photos, columns gray | each run |
 original. The shipped model gets its own sheet.
 
-    python experiments/sample_sheets.py
-writes experiments/sheets/table_runs.png and experiments/sheets/shipped.png.
+    python experiments/sample_sheets.py [--previous SAVED_MODEL]
+writes experiments/sheets/table_runs.png and experiments/sheets/shipped.png
+(gray | [previous model |] shipped model | original).
 """
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 from pathlib import Path
@@ -39,6 +41,9 @@ def sheet(models: list, out: Path) -> None:
 
 
 def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--previous", help="an earlier shipped SavedModel, shown beside the current")
+    a = p.parse_args()
     runs = REPO / "experiments" / "work" / "runs"
     out_dir = REPO / "experiments" / "sheets"
     names = [f"{g}_{loss}_s0" for g in GANS for loss in ("l1", "l2")
@@ -47,7 +52,8 @@ def main() -> int:
         sheet([inference.checkpoint_model(str(runs / n)) for n in names], out_dir / "table_runs.png")
         print("columns: gray | " + " | ".join(names) + " | original")
     if os.path.exists(os.path.join(inference.SHIPPED_MODEL, "saved_model.pb")):
-        sheet([inference.shipped_model()], out_dir / "shipped.png")
+        models = [inference.saved_model(a.previous)] if a.previous else []
+        sheet(models + [inference.shipped_model()], out_dir / "shipped.png")
     return 0
 
 
