@@ -27,11 +27,11 @@ def _ch(n: int, width: float) -> int:
     return max(1, int(round(n * width)))
 
 
-def _bn(sync: bool, scale: bool = True, name: str | None = None) -> layers.Layer:
+def _bn(sync: bool, scale: bool = True) -> layers.Layer:
     # synchronized=True: batch statistics over the global batch, so that N
     # replicas x B/N compute what 1 replica x B does.
     return layers.BatchNormalization(momentum=0.9, epsilon=1e-5, synchronized=sync,
-                                     scale=scale, name=name)
+                                     scale=scale)
 
 
 # --- generators ---------------------------------------------------------------
@@ -53,8 +53,9 @@ def colcol_generator(image_size: int, width: float = 1.0, sync_bn: bool = False,
 
     Blocks 1-7: 2-3 3x3 conv + ReLU ending in BatchNorm; blocks 1-3 end with
     a stride-2 conv (input/8); blocks 5-6 dilation 2. Block 8: x2 upsampling
-    (Zhang's 4x4 transposed conv with upsample="transpose") + two 3x3 convs. The 313-bin classification head is
-    replaced by a 1x1 conv to 2 channels with tanh, then bilinear x4.
+    (Zhang's 4x4 transposed conv with upsample="transpose") + two 3x3 convs.
+    The 313-bin classification head is replaced by a 1x1 conv to 2 channels
+    with tanh, then bilinear x4.
     """
     if image_size % 8:
         raise ValueError(f"colcol needs an image size divisible by 8, got {image_size}")
@@ -144,8 +145,8 @@ def _conditional_inputs(image_size: int) -> tuple[keras.Input, keras.Input, kera
 def _patch_layers(x, width: float, norm: bool, sync_bn: bool, scale: bool = True):
     """pix2pix's n_layers=3 PatchGAN body: 70x70 receptive field.
     PyTorch's padding=1 is reproduced with explicit zero padding.
-    norm: BatchNorm after convs 2-4 (None: no normalisation); scale: whether
-    those BatchNorms have a scale (gamma)."""
+    norm: BatchNorm after convs 2-4 (False: no normalisation); scale:
+    whether those BatchNorms have a scale (gamma)."""
     ndf = _ch(64, width)
     plan = [(ndf, 2), (ndf * 2, 2), (ndf * 4, 2), (ndf * 8, 1)]
     for i, (filters, stride) in enumerate(plan):

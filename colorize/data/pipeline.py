@@ -40,8 +40,11 @@ def _fit(l, ab, image_size: int | None):
     if image_size is None:
         return l, ab
     lab = tf.concat([l, ab], axis=-1)
-    if lab.shape[0] != image_size or lab.shape[1] != image_size:
-        lab = tf.image.resize(lab, [image_size, image_size], method="bilinear", antialias=True)
+    # Parsed examples have dynamic shapes: compare at run time, so photos
+    # stored at the training size skip the resize.
+    lab = tf.cond(tf.reduce_all(tf.shape(lab)[:2] == image_size), lambda: lab,
+                  lambda: tf.image.resize(lab, [image_size, image_size], method="bilinear",
+                                          antialias=True))
     lab = tf.ensure_shape(lab, [image_size, image_size, 3])
     return lab[..., :1], lab[..., 1:]
 
