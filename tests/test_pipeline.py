@@ -73,9 +73,11 @@ def test_training_shapes_and_ranges(data):
         assert l.dtype == np.float32 and ab.dtype == np.float32
         assert l.min() >= -1.0 and l.max() <= 1.0
         assert np.abs(ab).max() <= 128.0 / 110.0
-    # the data is not degenerate: textures span most of the range
+    # the data is not degenerate: textures span much of the range (the
+    # antialiased 32 -> 24 px resize averages neighbouring pixels of the
+    # uniform noise, so the extremes shrink: seen -0.45..-0.6 and 0.45..0.6)
     all_l = np.concatenate([l for l, _ in batches])
-    assert all_l.min() < -0.5 and all_l.max() > 0.5
+    assert all_l.min() < -0.3 and all_l.max() > 0.3
 
 
 def test_augmentation_keeps_l_and_ab_aligned(data):
