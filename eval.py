@@ -7,12 +7,9 @@
 """
 from __future__ import annotations
 
-import os
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-from absl import app, flags  # noqa: E402
+from absl import app, flags
 
 flags.DEFINE_string("input", None, "Folder of photos (walked recursively) or one file.")
 flags.DEFINE_string("output", None, "Folder for the results, same relative paths as --input.")

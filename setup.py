@@ -27,7 +27,13 @@ setup(
     install_requires=[
         # tensorflow-io 0.37 ships native libraries built against TF 2.16:
         # with any other TF minor they fail to load, so the pair is pinned.
-        "tensorflow>=2.16.1,<2.17",
+        # The CPU build: the full wheel registers its CUDA plugins twice and
+        # prints "Unable to register cuDNN/cuFFT/cuBLAS factory" errors on
+        # every start, GPU or not. For a GPU, see the README's Install.
+        "tensorflow-cpu>=2.16.1,<2.17",
+        # The Keras 3 minor the tests run on (3.7.0 broke Dropout under
+        # MirroredStrategy: Keras minors do change behaviour).
+        "keras>=3.15,<3.16",
         "tensorflow-io>=0.37.0,<0.38",
         "numpy>=1.23,<2",  # TF 2.16 is built against numpy 1.x
         "opencv-python-headless>=4.8,<5",

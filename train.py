@@ -9,14 +9,11 @@ two minutes on two CPU cores.
 """
 from __future__ import annotations
 
-import os
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from absl import app, flags, logging
 
-from absl import app, flags, logging  # noqa: E402
-
-from colorize import config as config_lib, settings  # noqa: E402
+from colorize import config as config_lib, settings
 
 DEMO = {"max_steps": 600, "width": 0.25, "batch_size": 8, "model_dir": "runs/demo",
         "log_every": 25, "image_every": 100, "checkpoint_every": 100}

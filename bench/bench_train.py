@@ -1,13 +1,33 @@
-"""Training throughput (generator images/s) of one full train step:
-generator + PatchGAN (dcgan: 1 D step + 1 G step per step), at full width,
-for both generators at 64 and 128 px, side by side in one run.
+"""Training throughput: the project's default training step against a
+tutorial-style reference step on the same nets, side by side in one run.
 
-    python bench/bench_train.py [--sizes 64 128] [--batch 16] [--steps 8]
+    python bench/bench_train.py                 # U-Net + PatchGAN 64/128 px, widths 1 and 0.25,
+                                                # colcol, and the n_critic = 5 variants
+    python bench/bench_train.py --quick         # U-Net + PatchGAN, 64 px, width 0.25 only
 
-Batches come from memory, so this measures the models and the step, not
-the input pipeline (bench/bench_pipeline.py: thousands of images/s).
+The reference is a train step as TensorFlow's pix2pix tutorial writes it:
+one tf.function per step, both gradient tapes around one forward pass,
+Keras's stock layers (BatchNormalization included), float32, no
+distribution strategy, the host calling it once per step. For n_critic > 1
+it runs n_critic - 1 discriminator-only steps first, each with its own
+batch and generator pass; it uses the variant's own losses (WGAN-GP's
+gradient penalty, WGAN's clipping), so both sides do the same work.
+
+The project's step is Trainer.train_step with the defaults train.py uses
+(precision auto, calls of --log_every steps, MirroredStrategy on the CPU).
+Figures are generator images/s (generator updates x batch / s); batches
+come from memory, so the models and the step are measured, not the input
+pipeline (bench/bench_pipeline.py).
+
+GFLOP/s: model FLOPs per generator update, 3 x (forward FLOPs of G + 2 x
+forward FLOPs of D) (a backward pass costs about two forward passes; D
+sees the real and the fake colours), counted by TensorFlow's profiler on
+the forward graphs, over the measured time; the same count for both
+steps. The peak is a 2048 x 2048 matmul measured in the same run, in
+float32 and bfloat16.
 """
 import argparse
+import contextlib
 import os
 import sys
 import time
@@ -15,52 +35,195 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+from colorize import losses, models  # noqa: E402
 from colorize.config import TrainConfig  # noqa: E402
-from colorize.trainer import Trainer  # noqa: E402
+from colorize.trainer import Trainer, make_optimizer  # noqa: E402
+
+FULL = [  # (generator, gan, size, width)
+    ("unet", "dcgan", 64, 1.0), ("unet", "dcgan", 128, 1.0),
+    ("unet", "dcgan", 64, 0.25), ("unet", "dcgan", 128, 0.25),
+    ("colcol", "dcgan", 64, 1.0), ("unet", "wgan", 64, 0.25), ("unet", "wgan-gp", 64, 0.25),
+]
+QUICK = [("unet", "dcgan", 64, 0.25)]
 
 
-def measure(generator: str, size: int, batch: int, steps: int, width: float, gan: str) -> float:
-    cfg = TrainConfig(gan=gan, loss="l1", generator=generator, image_size=size, width=width,
-                      batch_size=batch, model_dir="/tmp/bench_train_unused").resolved()
-    strategy = tf.distribute.MirroredStrategy(["/cpu:0"])
-    t = Trainer(cfg, strategy)
+def batches(batch: int, size: int):
     rng = np.random.default_rng(0)
     l = rng.uniform(-1, 1, [batch, size, size, 1]).astype(np.float32)
     ab = (0.3 * rng.normal(size=[batch, size, size, 2])).astype(np.float32)
-    ds = tf.data.Dataset.from_tensors((l, ab)).repeat()
-    it = iter(strategy.experimental_distribute_dataset(ds))
-    n_critic = tf.constant(cfg.n_critic)
-    for _ in range(2):  # trace + warm up
-        float(t.train_step(it, n_critic)["g_total"])
+    return tf.data.Dataset.from_tensors((l, ab)).repeat()
+
+
+@contextlib.contextmanager
+def stock_batchnorm():
+    """Build with Keras's own BatchNormalization, as the tutorial does."""
+    fused = models.BatchNorm
+    models.BatchNorm = keras.layers.BatchNormalization
+    try:
+        yield
+    finally:
+        models.BatchNorm = fused
+
+
+def tutorial_step(cfg: TrainConfig):
+    """The reference: returns step(l, ab) -> g_loss, one generator update."""
+    with stock_batchnorm():
+        g = models.build_generator(cfg.generator, cfg.image_size, cfg.width, upsample=cfg.upsample)
+        d = models.build_discriminator(cfg.variant.discriminator, cfg.image_size, cfg.width)
+    g_opt, d_opt = make_optimizer(cfg, cfg.lr_g), make_optimizer(cfg, cfg.lr_d)
+    v = cfg.variant
+    d_loss_fn = (lambda r, f: v.discriminator_loss(r, f, margin=cfg.margin)) if cfg.margin \
+        else v.discriminator_loss
+
+    def d_loss(l, ab, fake, real_out, fake_out):
+        loss = tf.reduce_mean(d_loss_fn(real_out, fake_out))
+        if cfg.gp_weight:
+            alpha = tf.random.uniform([tf.shape(l)[0]])
+            loss += cfg.gp_weight * tf.reduce_mean(losses.gradient_penalty(d, l, ab, fake, alpha))
+        return loss
+
+    def clip():
+        if cfg.clip:
+            for w in d.trainable_variables:
+                w.assign(tf.clip_by_value(w, -cfg.clip, cfg.clip))
+
+    @tf.function
+    def d_only_step(l, ab):
+        fake = g(l, training=True)
+        with tf.GradientTape() as tape:
+            loss = d_loss(l, ab, fake, d([l, ab], training=True), d([l, fake], training=True))
+        d_opt.apply_gradients(zip(tape.gradient(loss, d.trainable_variables), d.trainable_variables))
+        clip()
+
+    @tf.function
+    def step(l, ab):
+        with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
+            fake = g(l, training=True)
+            real_out = d([l, ab], training=True)
+            fake_out = d([l, fake], training=True)
+            g_loss = tf.reduce_mean(cfg.gan_weight * v.generator_loss(fake_out)
+                                    + cfg.l1_weight * losses.l1_loss(ab, fake))
+            dl = d_loss(l, ab, fake, real_out, fake_out)
+        g_opt.apply_gradients(zip(g_tape.gradient(g_loss, g.trainable_variables),
+                                  g.trainable_variables))
+        d_opt.apply_gradients(zip(d_tape.gradient(dl, d.trainable_variables), d.trainable_variables))
+        clip()
+        return g_loss
+
+    def update(l, ab):
+        for _ in range(cfg.n_critic - 1):
+            d_only_step(l, ab)
+        return step(l, ab)
+
+    return update
+
+
+def reference_runner(cfg: TrainConfig):
+    """run(n): n reference generator updates, ending with the host's read."""
+    update = tutorial_step(cfg)
+    l, ab = next(iter(batches(cfg.batch_size, cfg.image_size)))
+
+    def run(n):
+        for _ in range(n):
+            loss = update(l, ab)
+        float(loss)
+
+    return run
+
+
+def project_runner(cfg: TrainConfig):
+    """run(n): n generator updates of Trainer.train_step, in calls of
+    min(--steps_per_loop, --log_every) steps, each ending with the host's
+    read of the metrics, as train.py's loop does."""
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0"])
+    t = Trainer(cfg, strategy)
+    it = iter(strategy.experimental_distribute_dataset(batches(cfg.batch_size, cfg.image_size)))
+    per_call = min(cfg.steps_per_loop, cfg.log_every)
+
+    def run(n):
+        while n > 0:
+            float(t.train_step(it, tf.constant(min(per_call, n)))["g_total"])
+            n -= per_call
+
+    return run
+
+
+def images_per_second(runners: dict, cfg: TrainConfig, steps: int, rounds: int) -> dict:
+    """Median generator images/s of each runner, timed in alternating
+    rounds so that a load change on a shared machine hits both sides."""
+    for run in runners.values():  # trace + warm up
+        run(2)
+    rates = {name: [] for name in runners}
+    for _ in range(rounds):
+        for name, run in runners.items():
+            start = time.perf_counter()
+            run(steps)
+            rates[name].append(steps * cfg.batch_size / (time.perf_counter() - start))
+    return {name: float(np.median(r)) for name, r in rates.items()}
+
+
+def forward_flops(model, inputs) -> float:
+    fn = tf.function(lambda *x: model(list(x) if len(x) > 1 else x[0], training=False))
+    graph = fn.get_concrete_function(
+        *[tf.TensorSpec([1, *x.shape[1:]], tf.float32) for x in inputs]).graph
+    opts = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
+    opts["output"] = "none"
+    return tf.compat.v1.profiler.profile(graph, options=opts).total_float_ops
+
+
+def model_flops(cfg: TrainConfig) -> float:
+    """3 x (G + 2 D) forward FLOPs per example (see the module docstring)."""
+    s = cfg.image_size
+    g = models.build_generator(cfg.generator, s, cfg.width, upsample=cfg.upsample)
+    d = models.build_discriminator(cfg.variant.discriminator, s, cfg.width)
+    l, ab = tf.zeros([1, s, s, 1]), tf.zeros([1, s, s, 2])
+    return 3 * (forward_flops(g, [l]) + 2 * forward_flops(d, [l, ab]))
+
+
+def matmul_peak(dtype, n: int = 2048, repeats: int = 10) -> float:
+    a = tf.cast(tf.random.normal([n, n]), dtype)
+
+    @tf.function
+    def run():
+        x = a
+        for _ in range(repeats):
+            x = tf.matmul(x, a) * tf.cast(1e-3, dtype)
+        return tf.reduce_sum(tf.cast(x, tf.float32))
+
+    float(run())
     start = time.perf_counter()
-    for _ in range(steps):
-        float(t.train_step(it, n_critic)["g_total"])
-    return steps * batch / (time.perf_counter() - start)
+    float(run())
+    return 2 * n ** 3 * repeats / (time.perf_counter() - start) / 1e9
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--sizes", type=int, nargs="+", default=[64, 128])
-    p.add_argument("--generators", nargs="+", default=["unet", "colcol"])
     p.add_argument("--batch", type=int, default=16)
-    p.add_argument("--steps", type=int, default=8)
-    p.add_argument("--width", type=float, default=1.0)
-    p.add_argument("--gan", default="dcgan")
+    p.add_argument("--steps", type=int, default=10, help="generator updates per timed round")
+    p.add_argument("--rounds", type=int, default=3, help="alternating timed rounds per side")
+    p.add_argument("--quick", action="store_true")
     a = p.parse_args()
-    print(f"{os.cpu_count()} cores, TF {tf.__version__}, gan={a.gan} (PatchGAN), width {a.width}, "
-          f"batch {a.batch}, {a.steps} timed steps after 2 warm-up steps")
-    print(f"{'generator':>9} | {'size':>4} | {'img/s':>7}")
-    results = {}
-    for g in a.generators:
-        for s in a.sizes:
-            results[g, s] = measure(g, s, a.batch, a.steps, a.width, a.gan)
-            print(f"{g:>9} | {s:>4} | {results[g, s]:7.1f}", flush=True)
-    if ("unet", a.sizes[0]) in results and ("colcol", a.sizes[0]) in results:
-        print(f"unet / colcol at {a.sizes[0]} px: "
-              f"{results['unet', a.sizes[0]] / results['colcol', a.sizes[0]]:.1f}x")
+    cases = QUICK if a.quick else FULL
+    print(f"{os.cpu_count()} cores, TF {tf.__version__}, Keras {keras.__version__}, batch {a.batch}, "
+          f"median of {a.rounds} alternating rounds of {a.steps} generator updates per side")
+    peak32, peak16 = matmul_peak(tf.float32), matmul_peak(tf.bfloat16)
+    print(f"matmul peak: float32 {peak32:.0f} GFLOP/s, bfloat16 {peak16:.0f} GFLOP/s")
+    print(f"{'nets':>22} | {'precision':>14} | {'tutorial img/s':>14} | {'project img/s':>13} | "
+          f"{'ratio':>5} | {'GFLOP/s tut / proj':>18}")
+    for generator, gan, size, width in cases:
+        cfg = TrainConfig(gan=gan, loss="l1", generator=generator, image_size=size, width=width,
+                          batch_size=a.batch, model_dir="/tmp/bench_train_unused").resolved()
+        flops = model_flops(cfg)
+        rates = images_per_second({"ref": reference_runner(cfg), "ours": project_runner(cfg)},
+                                  cfg, a.steps, a.rounds)
+        ref, ours = rates["ref"], rates["ours"]
+        name = f"{generator}+{gan} {size}px w{width:g}"
+        print(f"{name:>22} | {cfg.precision:>14} | {ref:14.1f} | {ours:13.1f} | {ours / ref:5.2f} | "
+              f"{ref * flops / 1e9:8.0f} / {ours * flops / 1e9:7.0f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,23 @@
 """colorize: GAN image colorization in TensorFlow 2."""
-from colorize import color  # noqa: F401  (imports tensorflow-io: fails loudly if the pair is mismatched)
+import logging as _logging
+import os as _os
+
+# TensorFlow's C++ INFO and WARNING lines (oneDNN and CPU-feature notices)
+# are noise for a user; its ERROR lines still show. Set before TensorFlow is
+# first imported (below); a value the user set wins.
+_os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+class _DropCheckpointTiming(_logging.Filter):
+    """TF 2.16's checkpoint writer logs "Sharding callback duration: N" at
+    INFO through absl on every save: timing noise in the training log."""
+
+    def filter(self, record):
+        return not str(record.msg).startswith("Sharding callback duration")
+
+
+_logging.getLogger("absl").addFilter(_DropCheckpointTiming())
+
+from colorize import color  # noqa: E402,F401  (imports tensorflow-io: fails loudly if the pair is mismatched)
 
 __version__ = "0.1.0"

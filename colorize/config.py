@@ -74,6 +74,13 @@ class TrainConfig:
                                        "(the original's 100 critic steps at the start).")
     critic_warmup_n: int = setting(100, "D steps per G step in the warm-up.")
     sync_bn: bool = setting(False, "BatchNorm statistics over the global batch.")
+    precision: str = setting(
+        "auto", "Compute precision: mixed_bfloat16 (bfloat16 convolutions; float32 variables, "
+        "losses and optimizer state) or float32. auto: mixed_bfloat16 where the CPU has "
+        "bfloat16 instructions (AVX512_BF16 or AMX), else float32.", ("auto", *models.PRECISIONS))
+    steps_per_loop: int = setting(
+        50, "Generator steps per compiled call: the host waits for the device only between "
+        "calls (calls end early at logs, summaries, images and checkpoints).")
     seed: int = setting(0, "Random seed (weights, shuffling, augmentation).")
     checkpoint_every: int = setting(500, "Steps between checkpoints.")
     summary_every: int = setting(50, "Steps between TensorBoard scalar summaries.")
@@ -98,6 +105,8 @@ class TrainConfig:
             "clip": v.clip, "margin": v.margin, "gp_weight": v.gradient_penalty_weight,
         }
         filled = {k: d for k, d in defaults.items() if getattr(self, k) is None}
+        if self.precision == "auto":
+            filled["precision"] = models.fastest_precision()
         cfg = dataclasses.replace(self, **filled)
         cfg.validate()
         return cfg
@@ -127,6 +136,11 @@ class TrainConfig:
              f"--data_weights needs one non-negative weight per --data folder; got "
              f"{list(self.data_weights)} for {self.data!r}"),
             (self.batch_size >= 1, f"--batch_size must be >= 1; got {self.batch_size}"),
+            (self.steps_per_loop >= 1,
+             f"--steps_per_loop must be >= 1; got {self.steps_per_loop}"),
+            (self.precision in ("auto", *models.PRECISIONS),
+             f"--precision must be one of auto, {', '.join(models.PRECISIONS)}; "
+             f"got {self.precision!r}"),
             (self.max_steps >= 0, f"--max_steps must be >= 0; got {self.max_steps}"),
             (self.optimizer in variants.OPTIMIZERS,
              f"--optimizer must be one of {variants.OPTIMIZERS}; got {self.optimizer!r}"),

@@ -92,7 +92,6 @@ def _define_flags():
 
 def run():
     """python -m colorize.export, and the console script colorize-export."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from absl import app
 
     _define_flags()

@@ -6,7 +6,10 @@ counts equal theirs (tests/test_models.py works the counts out by hand).
 """
 from __future__ import annotations
 
+import contextlib
+
 import keras
+import tensorflow as tf
 from keras import layers
 
 from colorize.color import AB_SCALE
@@ -21,17 +24,141 @@ GENERATORS = ("colcol", "unet")
 UPSAMPLERS = ("resize", "transpose")
 DISCRIMINATORS = ("patchgan", "wgan_critic", "gp_critic", "ebgan")
 UNET_MAX_DEPTH = 8
+# Keras dtype policies the nets can be built in: variables are float32 in
+# both; mixed_bfloat16 computes convolutions in bfloat16. Output layers
+# (ab heads, scores, energies) compute in float32 either way, so losses,
+# gradient penalties and optimizer state stay float32.
+PRECISIONS = ("float32", "mixed_bfloat16")
+OUTPUT_DTYPE = "float32"
+
+
+def cpu_has_bfloat16(cpuinfo: str = "/proc/cpuinfo") -> bool:
+    """Whether the CPU computes bfloat16 natively (AVX512_BF16 or AMX): oneDNN
+    then runs bfloat16 convolutions faster than float32; without them it
+    emulates bfloat16, slower than float32."""
+    try:
+        with open(cpuinfo) as f:
+            flags = next((line for line in f if line.startswith("flags")), "").split()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def fastest_precision() -> str:
+    """The default compute precision on this machine (bench/bench_train.py
+    measures both)."""
+    return "mixed_bfloat16" if cpu_has_bfloat16() else "float32"
+
+
+@contextlib.contextmanager
+def precision(policy: str):
+    """Build models inside this to compute in `policy` (see PRECISIONS):
+    Keras layers take the global dtype policy when they are created."""
+    if policy not in PRECISIONS:
+        raise ValueError(f"unknown precision {policy!r}; choose from {PRECISIONS}")
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(policy)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
 
 
 def _ch(n: int, width: float) -> int:
     return max(1, int(round(n * width)))
 
 
+class BatchNorm(layers.BatchNormalization):
+    """Keras BatchNormalization whose training-mode pass runs TF's fused
+    kernel (FusedBatchNormV3, oneDNN on CPU): Keras 3 builds it from
+    separate moments and multiply-add ops, and their gradients, about ten
+    passes over the activations where the fused kernel and its gradient make
+    one each. Same variables and the same moving-average update (biased
+    batch variance), so checkpoints are interchangeable with the Keras
+    layer (tests/test_models.py compares the two). Cross-replica
+    (synchronized) statistics and inference keep Keras's own path."""
+
+    def call(self, inputs, training=None, mask=None):
+        if not training or self.synchronized or len(inputs.shape) != 4 or self.axis != [3]:
+            return super().call(inputs, training=training, mask=mask)
+        channels = inputs.shape[-1]
+        scale = self.gamma if self.scale else tf.ones([channels], tf.float32)
+        offset = self.beta if self.center else tf.zeros([channels], tf.float32)
+        outputs, mean, variance = tf.compat.v1.nn.fused_batch_norm(
+            inputs, tf.convert_to_tensor(scale, tf.float32),
+            tf.convert_to_tensor(offset, tf.float32), epsilon=self.epsilon, is_training=True)
+        # The kernel hands back the unbiased (n - 1) batch variance for the
+        # moving average; Keras averages the biased one.
+        n = tf.cast(tf.size(inputs) // channels, tf.float32)
+        variance = variance * (n - 1.0) / n
+        m = self.momentum
+        self.moving_mean.assign(self.moving_mean * m + mean * (1.0 - m))
+        self.moving_variance.assign(self.moving_variance * m + variance * (1.0 - m))
+        return outputs
+
+
+def leaky_relu(x: tf.Tensor, alpha: float) -> tf.Tensor:
+    """tf.nn.leaky_relu whose gradient reads its output instead of its
+    input: for alpha > 0 the two have the same sign, so the gradient is the
+    same. Reading the input kept it alive for LeakyReluGrad, and when the
+    input was a conv's BiasAdd, grappler's remapper fused conv, bias and
+    activation and then failed on the orphaned gradient ("remapper failed:
+    ... fanout LeakyReluGrad exist for missing node BiasAdd"), which logged
+    an error and skipped every fusion of that graph."""
+
+    @tf.custom_gradient
+    def forward(x):
+        y = tf.nn.leaky_relu(x, alpha)
+
+        def backward(dy):
+            return tf.raw_ops.LeakyReluGrad(gradients=dy, features=y, alpha=alpha)
+
+        return y, backward
+
+    return forward(x)
+
+
+class LeakyReLU(layers.LeakyReLU):
+    """LeakyReLU through leaky_relu above, in float32 when its input is
+    bfloat16: on CPU, TF's bfloat16 LeakyRelu and LeakyReluGrad kernels are
+    not vectorised (forward + backward measured 7.2 ms against 1.1 ms in
+    float32 on a 16x64x64x32 tensor), while the two casts cost about 0.4 ms."""
+
+    def call(self, inputs):
+        if inputs.dtype == "bfloat16":
+            return tf.cast(leaky_relu(tf.cast(inputs, tf.float32), self.negative_slope),
+                           inputs.dtype)
+        return leaky_relu(inputs, self.negative_slope)
+
+
+class BilinearUpsampling(layers.Layer):
+    """x`factor` bilinear upsampling by tf.image.resize (half-pixel centres,
+    as Keras's UpSampling2D(interpolation="bilinear"), which calls it).
+    ResizeBilinear returns float32; under mixed_bfloat16 Keras casts that
+    back with a saturating cast (a clip to bfloat16's range), whose gradient
+    cost more than the resize itself in a profile. Interpolating finite
+    values cannot leave that range, so a plain cast does the same."""
+
+    def __init__(self, factor: int = 2, **kwargs):
+        super().__init__(**kwargs)
+        self.factor = factor
+
+    def call(self, inputs):
+        size = [inputs.shape[1] * self.factor, inputs.shape[2] * self.factor]
+        return tf.cast(tf.image.resize(inputs, size, method="bilinear"), inputs.dtype)
+
+    def compute_output_shape(self, input_shape):
+        b, h, w, c = input_shape
+        return (b, h * self.factor, w * self.factor, c)
+
+    def get_config(self):
+        return {**super().get_config(), "factor": self.factor}
+
+
 def _bn(sync: bool, scale: bool = True) -> layers.Layer:
     # synchronized=True: batch statistics over the global batch, so that N
     # replicas x B/N compute what 1 replica x B does.
-    return layers.BatchNormalization(momentum=0.9, epsilon=1e-5, synchronized=sync,
-                                     scale=scale)
+    return BatchNorm(momentum=0.9, epsilon=1e-5, synchronized=sync, scale=scale)
 
 
 # --- generators ---------------------------------------------------------------
@@ -43,7 +170,7 @@ def _upsample(x, filters: int, upsample: str, name: str, **kwargs):
                                       **kwargs)(x)
     if upsample != "resize":
         raise ValueError(f"unknown upsample {upsample!r}; choose from {UPSAMPLERS}")
-    x = layers.UpSampling2D(2, interpolation="bilinear")(x)
+    x = BilinearUpsampling(2)(x)
     return layers.Conv2D(filters, 3, padding="same", name=name, **kwargs)(x)
 
 
@@ -76,8 +203,8 @@ def colcol_generator(image_size: int, width: float = 1.0, sync_bn: bool = False,
     for i in (2, 3):
         x = layers.Conv2D(_ch(256, width), 3, padding="same", activation="relu",
                           name=f"conv8_{i}")(x)
-    x = layers.Conv2D(2, 1, activation="tanh", name="ab_head")(x)
-    out = layers.UpSampling2D(4, interpolation="bilinear", name="ab")(x)
+    x = layers.Conv2D(2, 1, activation="tanh", name="ab_head", dtype=OUTPUT_DTYPE)(x)
+    out = BilinearUpsampling(4, name="ab", dtype=OUTPUT_DTYPE)(x)
     return keras.Model(inp, out, name="colcol")
 
 
@@ -108,7 +235,7 @@ def unet_generator(image_size: int, width: float = 1.0, sync_bn: bool = False,
     x, skips = inp, []
     for i in range(depth):
         if i > 0:
-            x = layers.LeakyReLU(0.2)(x)
+            x = LeakyReLU(0.2)(x)
         x = layers.Conv2D(filters[i], 4, strides=2, padding="same", use_bias=False,
                           name=f"down{i}")(x)
         if 0 < i < depth - 1:
@@ -122,7 +249,7 @@ def unet_generator(image_size: int, width: float = 1.0, sync_bn: bool = False,
             x = layers.Dropout(0.5)(x)
         x = layers.Concatenate()([skips[i - 1], x])
     x = layers.ReLU()(x)
-    out = _upsample(x, out_channels, upsample, "ab", activation="tanh")
+    out = _upsample(x, out_channels, upsample, "ab", activation="tanh", dtype=OUTPUT_DTYPE)
     return keras.Model(inp, out, name="unet")
 
 
@@ -155,9 +282,9 @@ def _patch_layers(x, width: float, norm: bool, sync_bn: bool, scale: bool = True
         x = layers.Conv2D(filters, 4, strides=stride, use_bias=not with_norm)(x)
         if with_norm:
             x = _bn(sync_bn, scale=scale)(x)
-        x = layers.LeakyReLU(0.2)(x)
+        x = LeakyReLU(0.2)(x)
     x = layers.ZeroPadding2D(1)(x)
-    return layers.Conv2D(1, 4, strides=1, name="score")(x)
+    return layers.Conv2D(1, 4, strides=1, name="score", dtype=OUTPUT_DTYPE)(x)
 
 
 def patchgan_discriminator(image_size: int, width: float = 1.0, sync_bn: bool = False) -> keras.Model:
@@ -234,14 +361,14 @@ def ebgan_discriminator(image_size: int, width: float = 1.0, sync_bn: bool = Fal
         x = layers.Conv2D(filters, 4, strides=2, padding="same", use_bias=i == 0)(x)
         if i > 0:
             x = _bn(sync_bn)(x)
-        x = layers.LeakyReLU(0.2)(x)
+        x = LeakyReLU(0.2)(x)
     for filters in (ndf * 2, ndf):
         x = layers.Conv2DTranspose(filters, 4, strides=2, padding="same", use_bias=False)(x)
         x = _bn(sync_bn)(x)
         x = layers.ReLU()(x)
     recon = layers.Conv2DTranspose(2, 4, strides=2, padding="same", activation="tanh",
-                                   name="recon")(x)
-    energy = ReconstructionEnergy(AB_SCALE, name="energy")([ab, recon])
+                                   name="recon", dtype=OUTPUT_DTYPE)(x)
+    energy = ReconstructionEnergy(AB_SCALE, name="energy", dtype=OUTPUT_DTYPE)([ab, recon])
     return keras.Model([l, ab], energy, name="ebgan")
 
 

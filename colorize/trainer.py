@@ -1,12 +1,14 @@
 """The training loop, in three layers:
 
-1. per-replica steps (`_d_replica_step`, `_g_replica_step`): per-example
+1. per-replica steps (`_d_replica_step`, `_joint_replica_step`): per-example
    losses reduced with compute_average_loss over the global batch, so that
    N replicas x B/N give the update 1 replica x B gives;
-2. `train_step`, one @tf.function: n_critic discriminator steps, each on a
-   fresh batch, weight clipping, then one generator step on a fresh batch;
+2. `train_step`, one @tf.function running `steps` generator updates (SimCLR's
+   steps_per_loop), each: n_critic - 1 critic-only steps on fresh batches,
+   then the joint step (one G forward pass: D's update, WGAN's clipping,
+   G's update against the updated D);
 3. the host loop `train()`: checkpoints, resume, summaries, progress, and
-   the stop on a non-finite loss.
+   the stop on a non-finite loss, between compiled calls.
 """
 from __future__ import annotations
 
@@ -55,7 +57,7 @@ class Trainer:
         self.strategy = strategy
         self.variant = cfg.variant
         self.global_batch = cfg.batch_size
-        with strategy.scope():
+        with strategy.scope(), models.precision(cfg.precision):
             self.generator = models.build_generator(cfg.generator, cfg.image_size, cfg.width,
                                                     cfg.sync_bn, cfg.upsample)
             self.g_optimizer = make_optimizer(cfg, cfg.lr_g)
@@ -91,9 +93,10 @@ class Trainer:
         better = real > fake if self.variant.higher_is_real else real < fake
         return tf.cast(better, tf.float32)
 
-    def _d_replica_step(self, l, ab):
+    def _discriminator_update(self, l, ab, fake) -> dict:
+        """One D update on true colours ab and G's colours fake (no gradient
+        to G), then WGAN's weight clipping; returns D's metrics."""
         cfg = self.cfg
-        fake = tf.stop_gradient(self.generator(l, training=True))
         with tf.GradientTape() as tape:
             real_out = self.discriminator([l, ab], training=True)
             fake_out = self.discriminator([l, fake], training=True)
@@ -105,20 +108,36 @@ class Trainer:
             loss = self._average(per_example + cfg.gp_weight * penalty)
         variables = self.discriminator.trainable_variables
         self.d_optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+        if cfg.clip is not None:
+            # Mirrored variables are assigned in cross-replica context.
+            tf.distribute.get_replica_context().merge_call(lambda _: self._clip_discriminator())
         return {"d_loss": loss,
                 "d_real": self._average(losses.per_example_mean(real_out)),
                 "d_fake": self._average(losses.per_example_mean(fake_out)),
                 "d_acc": self._average(self._real_ranked_higher(real_out, fake_out)),
                 "gradient_penalty": self._average(penalty)}
 
-    def _g_replica_step(self, l, ab):
-        """One generator update. The reconstruction and adversarial terms
-        are differentiated separately with respect to G's output ab, for the
-        adversarial-share meter; their sum is then pulled back through G once,
-        so the meter costs no second backward pass through G."""
+    def _d_replica_step(self, l, ab):
+        """A critic-only step (the first n_critic - 1 of a WGAN step)."""
+        fake = self.generator(l, training=True)
+        return self._discriminator_update(l, ab, tf.stop_gradient(fake))
+
+    def _joint_replica_step(self, l, ab):
+        """D's update then G's, on one batch and one forward pass of G (as
+        pix2pix does): D learns from these fakes, then G learns from the
+        updated D's score of the same fakes. With no discriminator, G's
+        update alone.
+
+        The reconstruction and adversarial terms are differentiated
+        separately with respect to G's output ab, for the adversarial-share
+        meter; their sum is then pulled back through G once, so the meter
+        costs no second backward pass through G."""
         cfg = self.cfg
         with tf.GradientTape() as g_tape:
             fake = self.generator(l, training=True)
+        metrics = {k: tf.constant(0.0) for k in D_METRICS}
+        if self.discriminator is not None:
+            metrics = self._discriminator_update(l, ab, tf.stop_gradient(fake))
         with tf.GradientTape(persistent=True) as tape:
             tape.watch(fake)
             l1 = losses.l1_loss(ab, fake)
@@ -135,12 +154,12 @@ class Trainer:
         variables = self.generator.trainable_variables
         grads = g_tape.gradient(fake, variables, output_gradients=grad_rec + grad_adv)
         self.g_optimizer.apply_gradients(zip(grads, variables))
-        return {"g_total": reconstruction + adversarial, "g_l1": self._average(l1),
+        return {**metrics, "g_total": reconstruction + adversarial, "g_l1": self._average(l1),
                 "g_l2": self._average(l2), "g_adv": self._average(adv),
                 "adv_grad_sq": tf.reduce_sum(tf.square(grad_adv)),
                 "rec_grad_sq": tf.reduce_sum(tf.square(grad_rec))}
 
-    # --- layer 2: one compiled step --------------------------------------------
+    # --- layer 2: one compiled call of several steps ----------------------------
 
     def _run(self, replica_fn, batch) -> dict:
         per_replica = self.strategy.run(replica_fn, args=batch)
@@ -152,24 +171,31 @@ class Trainer:
         for v in self.discriminator.trainable_variables:
             v.assign(tf.clip_by_value(v, -c, c))
 
-    def _train_step(self, iterator, n_critic):
-        metrics = {k: tf.constant(0.0) for k in D_METRICS}
+    def _n_critic(self) -> tf.Tensor:
+        """D updates in this step: --critic_warmup_n during the warm-up."""
+        cfg = self.cfg
+        return tf.where(self.step < cfg.critic_warmup_steps, cfg.critic_warmup_n, cfg.n_critic)
+
+    def _one_step(self, iterator) -> dict:
+        """One generator update: n_critic - 1 critic-only steps, each on a
+        fresh batch, then the joint D-then-G step on another."""
         if self.discriminator is not None:
-            for _ in tf.range(n_critic):
-                metrics = self._run(self._d_replica_step, next(iterator))
-                if self.cfg.clip is not None:
-                    self._clip_discriminator()
-        g = self._run(self._g_replica_step, next(iterator))
-        adv_sq, rec_sq = g.pop("adv_grad_sq"), g.pop("rec_grad_sq")
-        g["adv_share"] = tf.math.divide_no_nan(tf.sqrt(adv_sq), tf.sqrt(rec_sq))
-        metrics.update(g)
+            for _ in tf.range(self._n_critic() - 1):
+                self._run(self._d_replica_step, next(iterator))
+        metrics = self._run(self._joint_replica_step, next(iterator))
+        adv_sq, rec_sq = metrics.pop("adv_grad_sq"), metrics.pop("rec_grad_sq")
+        metrics["adv_share"] = tf.math.divide_no_nan(tf.sqrt(adv_sq), tf.sqrt(rec_sq))
         self.step.assign_add(1)
         return metrics
 
-    def n_critic_at(self, step: int) -> int:
-        if step < self.cfg.critic_warmup_steps:
-            return self.cfg.critic_warmup_n
-        return self.cfg.n_critic
+    def _train_step(self, iterator, steps):
+        """`steps` generator updates in one call (SimCLR's steps_per_loop):
+        the host neither waits for nor reads anything between them. Returns
+        the last update's metrics."""
+        metrics = {k: tf.constant(0.0) for k in D_METRICS + G_METRICS}
+        for _ in tf.range(steps):
+            metrics = self._one_step(iterator)
+        return metrics
 
     def restore(self) -> int:
         """Restore the latest checkpoint, if any; returns the step."""
@@ -291,16 +317,17 @@ def train(cfg: config_lib.TrainConfig, strategy: tf.distribute.Strategy | None =
 
     metrics, progress = {}, None
     while step < cfg.max_steps:
-        metrics = trainer.train_step(iterator, tf.constant(trainer.n_critic_at(step)))
-        metrics = {k: float(v) for k, v in metrics.items()}
-        step = int(trainer.step.numpy())
+        steps = steps_to_next_event(step, cfg)
+        metrics = trainer.train_step(iterator, tf.constant(steps))
+        metrics = {k: float(v) for k, v in metrics.items()}  # the host's one wait per call
+        step += steps
         if not all(math.isfinite(v) for v in metrics.values()):
             bad = ", ".join(f"{k}={v}" for k, v in metrics.items() if not math.isfinite(v))
             raise NonFiniteLoss(
-                f"non-finite loss at step {step} ({bad}); stopped without saving. The last good "
+                f"non-finite loss by step {step} ({bad}); stopped without saving. The last good "
                 f"checkpoint is {trainer.manager.latest_checkpoint or 'none (no checkpoint yet)'}. "
                 "Try a lower learning rate.")
-        if progress is None:  # the first step includes tracing: the rate starts after it
+        if progress is None:  # the first call includes tracing: the rate starts after it
             progress = _progress_bar(cfg, step)
         progress.update(step - progress.n)
         last = step == cfg.max_steps
@@ -319,6 +346,15 @@ def train(cfg: config_lib.TrainConfig, strategy: tf.distribute.Strategy | None =
     logging.info("done at step %d. checkpoints: %s  samples: %s  TensorBoard: "
                  "tensorboard --logdir %s", step, cfg.model_dir, samples_dir, cfg.model_dir)
     return {"step": step, **metrics}
+
+
+def steps_to_next_event(step: int, cfg: config_lib.TrainConfig) -> int:
+    """Steps for the next compiled call: --steps_per_loop, cut short so that
+    the call ends on the next log, summary, image, checkpoint or the last
+    step (the host acts only between calls)."""
+    events = [step + e - step % e for e in (cfg.log_every, cfg.summary_every, cfg.image_every,
+                                            cfg.checkpoint_every)]
+    return min(cfg.steps_per_loop, cfg.max_steps - step, *(e - step for e in events))
 
 
 def _progress_bar(cfg, step: int) -> tqdm:

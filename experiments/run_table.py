@@ -64,6 +64,11 @@ def main() -> int:
     p.add_argument("--generator", default="unet")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     p.add_argument("--gans", nargs="+", default=list(GANS))
+    p.add_argument("--losses", nargs="+", default=list(LOSSES))
+    p.add_argument("--precision", help="train.py's --precision (default: its own default); "
+                   "named in the run names when given")
+    p.add_argument("--shards", help="shards to reuse (default: WORK/shards_celeba<size>, built "
+                   "when missing)")
     a = p.parse_args()
 
     data_root, work = Path(a.data_root), Path(a.work)
@@ -77,7 +82,7 @@ def main() -> int:
     timings_path = work / "timings.json"
     timings = json.loads(timings_path.read_text()) if timings_path.exists() else {}
 
-    shards = work / f"shards_celeba{a.size}"
+    shards = Path(a.shards) if a.shards else work / f"shards_celeba{a.size}"
     if not (shards / "manifest.json").exists():
         timings["build"] = sh([py, "-m", "colorize.data", f"--input={train_dir}",
                                f"--output={shards}", f"--size={a.size}",
@@ -86,8 +91,9 @@ def main() -> int:
     runs = {"gray": None}
     for seed in a.seeds:  # seed-major: a stopped run has whole tables first
         for gan in a.gans:
-            for loss in LOSSES:
-                name = f"{gan}_{loss}_s{seed}"
+            for loss in a.losses:
+                name = f"{gan}_{loss}{'_' + a.precision if a.precision else ''}_s{seed}"
+                precision = [f"--precision={a.precision}"] if a.precision else []
                 model_dir = work / "runs" / name
                 runs[name] = model_dir
                 if name not in timings:
@@ -99,7 +105,7 @@ def main() -> int:
                                         # the published pix2pix U-Net, as the paper used
                                         "--upsample=transpose",
                                         "--log_every=100", "--image_every=500",
-                                        "--checkpoint_every=500"], log)
+                                        "--checkpoint_every=500", *precision], log)
                     timings_path.write_text(json.dumps(timings, indent=2))
 
     results = {}
@@ -113,7 +119,7 @@ def main() -> int:
         if model_dir is not None:
             results[name]["adv_share"] = adversarial_share(model_dir)
     config = {"steps": a.steps, "batch_size": a.batch_size, "width": a.width, "size": a.size,
-              "generator": a.generator, "seeds": a.seeds}
+              "generator": a.generator, "seeds": a.seeds, "precision": a.precision}
     (work / "results.json").write_text(json.dumps(
         {"config": config, "timings_s": timings, "per_run": results}, indent=2))
     (work / "results.md").write_text(table(results, timings))

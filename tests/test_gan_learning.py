@@ -46,7 +46,7 @@ def short_training(photos, model_dir, gan):
     it = iter(strategy.distribute_datasets_from_function(
         lambda ctx: pipeline.make_dataset(pattern, BATCH, training=True, image_size=SIZE,
                                           input_context=ctx, seed=0)))
-    history = [t.train_step(it, tf.constant(cfg.n_critic)) for _ in range(STEPS)][-WINDOW:]
+    history = [t.train_step(it, tf.constant(1)) for _ in range(STEPS)][-WINDOW:]
     share = float(np.median([float(m["adv_share"]) for m in history]))
     accuracy = float(np.mean([float(m["d_acc"]) for m in history]))
     return share, accuracy

@@ -154,3 +154,88 @@ def test_bad_sizes_are_refused():
         models.colcol_generator(36)
     with pytest.raises(ValueError, match="unknown generator"):
         models.build_generator("resnet", 64)
+
+
+# --- the fast layers match Keras's own --------------------------------------------
+
+def test_fused_batchnorm_matches_keras_batchnorm():
+    """Same outputs, gradients and moving statistics as Keras's layer in
+    training mode (biased batch variance), and the same variables."""
+    rng = np.random.default_rng(0)
+    x = tf.constant(rng.normal(2.0, 3.0, [4, 5, 6, 3]).astype(np.float32))
+    ours = models.BatchNorm(momentum=0.9, epsilon=1e-5)
+    keras_bn = keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-5)
+    ours.build(x.shape)
+    keras_bn.build(x.shape)
+    gamma, beta = rng.normal(size=3).astype(np.float32), rng.normal(size=3).astype(np.float32)
+    for layer in (ours, keras_bn):
+        layer.gamma.assign(gamma)
+        layer.beta.assign(beta)
+    upstream = tf.constant(rng.normal(size=x.shape).astype(np.float32))
+    results = []
+    for layer in (ours, keras_bn):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = layer(x, training=True)
+        grads = tape.gradient(y, [x, layer.gamma, layer.beta], output_gradients=upstream)
+        results.append([y, *grads, layer.moving_mean, layer.moving_variance])
+    for a, b in zip(*results):
+        np.testing.assert_allclose(np.array(a), np.array(b), rtol=1e-4, atol=1e-4)
+    # moving stats by hand: 0.9 * (0, 1) + 0.1 * (mean, biased variance)
+    flat = x.numpy().reshape(-1, 3)
+    np.testing.assert_allclose(ours.moving_mean.numpy(), 0.1 * flat.mean(0), rtol=1e-5)
+    np.testing.assert_allclose(ours.moving_variance.numpy(), 0.9 + 0.1 * flat.var(0), rtol=1e-5)
+    assert [v.path for v in ours.weights] == [v.path.replace(keras_bn.name, ours.name)
+                                              for v in keras_bn.weights]
+
+
+def test_bilinear_upsampling_matches_keras_upsampling():
+    x = tf.random.normal([2, 5, 7, 3])
+    for factor in (2, 4):
+        want = keras.layers.UpSampling2D(factor, interpolation="bilinear")(x)
+        np.testing.assert_allclose(models.BilinearUpsampling(factor)(x), want, atol=1e-6)
+
+
+def test_leaky_relu_in_bfloat16_matches_float32():
+    x = tf.random.normal([2, 4, 4, 3])
+    want = tf.nn.leaky_relu(x, 0.2)
+    got = models.LeakyReLU(0.2, dtype="mixed_bfloat16")(tf.cast(x, tf.bfloat16))
+    assert got.dtype == tf.bfloat16
+    np.testing.assert_allclose(tf.cast(got, tf.float32), want, rtol=1e-2, atol=1e-2)
+
+
+def test_leaky_relu_gradient_from_its_output_equals_tensorflows():
+    x = tf.constant([-2.0, -0.5, 0.0, 0.5, 3.0])
+    upstream = tf.constant([1.0, 2.0, 3.0, 4.0, 5.0])
+    grads = []
+    for fn in (lambda v: models.leaky_relu(v, 0.2), lambda v: tf.nn.leaky_relu(v, 0.2)):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = fn(x)
+        grads.append(tape.gradient(y, x, output_gradients=upstream))
+    np.testing.assert_allclose(grads[0], grads[1])
+    np.testing.assert_allclose(grads[0], [0.2, 0.4, 0.6, 4.0, 5.0])  # by hand
+
+
+def test_mixed_precision_computes_in_bfloat16_with_float32_outputs_and_weights():
+    with models.precision("mixed_bfloat16"):
+        g = models.build_generator("unet", 32, 1 / 16)
+        d = models.build_discriminator("patchgan", 32, 1 / 16)
+    assert keras.config.dtype_policy().name == "float32"  # restored after the block
+    l, ab = tf.zeros([1, 32, 32, 1]), tf.zeros([1, 32, 32, 2])
+    assert g(l).dtype == tf.float32 and d([l, ab]).dtype == tf.float32
+    assert {v.dtype for v in g.weights + d.weights} == {"float32"}
+    assert g.get_layer("down1").compute_dtype == "bfloat16"
+    with pytest.raises(ValueError, match="precision"):
+        with models.precision("float16"):
+            pass
+
+
+@pytest.mark.parametrize("flags, want", [("fpu avx512f avx512_bf16", True),
+                                         ("fpu amx_bf16 amx_tile", True),
+                                         ("fpu avx2 avx512f", False)])
+def test_bfloat16_detection_reads_cpu_flags(tmp_path, flags, want):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(f"processor\t: 0\nflags\t\t: {flags}\n")
+    assert models.cpu_has_bfloat16(str(cpuinfo)) is want
+    assert models.cpu_has_bfloat16(str(tmp_path / "missing")) is False
