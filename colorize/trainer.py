@@ -16,7 +16,9 @@ import functools
 import json
 import math
 import os
+import signal
 import sys
+import threading
 
 import keras
 import numpy as np
@@ -41,6 +43,44 @@ METER_GROUP = {"adv_share": "gan", "d_acc": "gan"}
 
 class NonFiniteLoss(RuntimeError):
     """A loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+class Interrupted(Exception):
+    """SIGINT or SIGTERM stopped training after a checkpoint at `step`."""
+
+    def __init__(self, signum: int, step: int, checkpoint: str):
+        self.signum, self.step, self.checkpoint = signum, step, checkpoint
+        super().__init__(f"{signal.Signals(signum).name} at step {step}: saved {checkpoint}; "
+                         "run the same command again to resume")
+
+
+class StopOnSignal:
+    """While active, SIGINT and SIGTERM (what a preemptible cloud machine
+    sends before it stops) only raise a flag: the loop finishes the compiled
+    call in flight, checkpoints and stops. A second signal stops at once.
+    Outside the main thread signals cannot be caught: then nothing changes."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self):
+        self.signum = None
+        self._previous = {}
+
+    def _handle(self, signum, frame):
+        if self.signum is not None:
+            raise KeyboardInterrupt
+        self.signum = signum
+        logging.warning("%s: stopping after the current step to save a checkpoint "
+                        "(send it again to stop at once)", signal.Signals(signum).name)
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            self._previous = {s: signal.signal(s, self._handle) for s in self.SIGNALS}
+        return self
+
+    def __exit__(self, *exc):
+        for s, handler in self._previous.items():
+            signal.signal(s, handler)
 
 
 def make_optimizer(cfg: config_lib.TrainConfig, learning_rate: float) -> keras.optimizers.Optimizer:
@@ -70,7 +110,12 @@ class Trainer:
                 self.d_optimizer = make_optimizer(cfg, cfg.lr_d)
                 self.d_optimizer.build(self.discriminator.trainable_variables)
             self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
-        parts = {"generator": self.generator, "g_optimizer": self.g_optimizer, "step": self.step}
+            # Global batches drawn from the training stream so far: where a
+            # resumed run picks the data order up (checkpoints from before
+            # it existed restore it as 0: the stream starts again).
+            self.batches = tf.Variable(0, dtype=tf.int64, trainable=False, name="batches")
+        parts = {"generator": self.generator, "g_optimizer": self.g_optimizer, "step": self.step,
+                 "batches": self.batches}
         if self.discriminator is not None:
             parts.update(discriminator=self.discriminator, d_optimizer=self.d_optimizer)
         self.checkpoint = tf.train.Checkpoint(**parts)
@@ -179,10 +224,13 @@ class Trainer:
     def _one_step(self, iterator) -> dict:
         """One generator update: n_critic - 1 critic-only steps, each on a
         fresh batch, then the joint D-then-G step on another."""
+        draws = 1
         if self.discriminator is not None:
-            for _ in tf.range(self._n_critic() - 1):
+            draws = self._n_critic()
+            for _ in tf.range(draws - 1):
                 self._run(self._d_replica_step, next(iterator))
         metrics = self._run(self._joint_replica_step, next(iterator))
+        self.batches.assign_add(tf.cast(draws, tf.int64))
         adv_sq, rec_sq = metrics.pop("adv_grad_sq"), metrics.pop("rec_grad_sq")
         metrics["adv_share"] = tf.math.divide_no_nan(tf.sqrt(adv_sq), tf.sqrt(rec_sq))
         self.step.assign_add(1)
@@ -300,46 +348,60 @@ def train(cfg: config_lib.TrainConfig, strategy: tf.distribute.Strategy | None =
                      cfg.max_steps)
         return {"step": step}
     if step:
-        logging.info("resumed from %s at step %d", trainer.manager.latest_checkpoint, step)
+        logging.info("resumed from %s at step %d; the data order continues after %d batches",
+                     trainer.manager.latest_checkpoint, step, int(trainer.batches.numpy()))
     logging.info("training %s/%s %s on %d replica(s), global batch %d, %d steps -> %s",
                  cfg.gan, cfg.loss, cfg.generator, replicas, cfg.batch_size, cfg.max_steps,
                  cfg.model_dir)
 
+    # A resumed run continues the data order: each input pipeline skips the
+    # examples it already served (global batches x global batch / pipelines).
+    consumed = int(trainer.batches.numpy())
     dataset = strategy.distribute_datasets_from_function(
         lambda ctx: pipeline.make_dataset(train_pattern, cfg.batch_size, training=True,
                                           image_size=cfg.image_size, input_context=ctx,
                                           shuffle_buffer=cfg.shuffle_buffer, seed=cfg.seed,
-                                          weights=cfg.data_weights or None))
+                                          weights=cfg.data_weights or None,
+                                          skip=consumed * cfg.batch_size // ctx.num_input_pipelines))
     iterator = iter(dataset)
     grid_l, grid_ab = grid_batch(grid_pattern, cfg)
     writer = tf.summary.create_file_writer(os.path.join(cfg.model_dir, "train"))
     samples_dir = os.path.join(cfg.model_dir, "samples")
 
     metrics, progress = {}, None
-    while step < cfg.max_steps:
-        steps = steps_to_next_event(step, cfg)
-        metrics = trainer.train_step(iterator, tf.constant(steps))
-        metrics = {k: float(v) for k, v in metrics.items()}  # the host's one wait per call
-        step += steps
-        if not all(math.isfinite(v) for v in metrics.values()):
-            bad = ", ".join(f"{k}={v}" for k, v in metrics.items() if not math.isfinite(v))
-            raise NonFiniteLoss(
-                f"non-finite loss by step {step} ({bad}); stopped without saving. The last good "
-                f"checkpoint is {trainer.manager.latest_checkpoint or 'none (no checkpoint yet)'}. "
-                "Try a lower learning rate.")
-        if progress is None:  # the first call includes tracing: the rate starts after it
-            progress = _progress_bar(cfg, step)
-        progress.update(step - progress.n)
-        last = step == cfg.max_steps
-        if step % cfg.log_every == 0 or last:
-            progress.set_postfix_str(_progress_text(cfg, metrics, progress),
-                                     refresh=sys.stderr.isatty())
-        if step % cfg.summary_every == 0 or last:
-            _write_scalars(writer, trainer, metrics, step)
-        if step % cfg.image_every == 0 or last:
-            _write_grid(writer, trainer, grid_l, grid_ab, step, samples_dir)
-        if step % cfg.checkpoint_every == 0 or last:
+    with StopOnSignal() as stop:
+        while step < cfg.max_steps and stop.signum is None:
+            steps = steps_to_next_event(step, cfg)
+            metrics = trainer.train_step(iterator, tf.constant(steps))
+            metrics = {k: float(v) for k, v in metrics.items()}  # the host's one wait per call
+            step += steps
+            if not all(math.isfinite(v) for v in metrics.values()):
+                bad = ", ".join(f"{k}={v}" for k, v in metrics.items() if not math.isfinite(v))
+                raise NonFiniteLoss(
+                    f"non-finite loss by step {step} ({bad}); stopped without saving. The last "
+                    f"good checkpoint is "
+                    f"{trainer.manager.latest_checkpoint or 'none (no checkpoint yet)'}. "
+                    "Try a lower learning rate.")
+            if progress is None:  # the first call includes tracing: the rate starts after it
+                progress = _progress_bar(cfg, step)
+            progress.update(step - progress.n)
+            last = step == cfg.max_steps
+            if step % cfg.log_every == 0 or last:
+                progress.set_postfix_str(_progress_text(cfg, metrics, progress),
+                                         refresh=sys.stderr.isatty())
+            if step % cfg.summary_every == 0 or last:
+                _write_scalars(writer, trainer, metrics, step)
+            if step % cfg.image_every == 0 or last:
+                _write_grid(writer, trainer, grid_l, grid_ab, step, samples_dir)
+            if step % cfg.checkpoint_every == 0 or last:
+                trainer.manager.save(checkpoint_number=step)
+    if stop.signum is not None:
+        if step % cfg.checkpoint_every:  # else this step is saved already
             trainer.manager.save(checkpoint_number=step)
+        writer.flush()
+        if progress is not None:
+            progress.close()
+        raise Interrupted(stop.signum, step, trainer.manager.latest_checkpoint)
     writer.flush()
     if progress is not None:
         progress.close()

@@ -251,3 +251,23 @@ def test_weights_set_the_mix_of_folders(tmp_path):
     assert 0.68 < red < 0.82, red  # binomial sd at 400 draws: 0.022
     with pytest.raises(ValueError, match="one non-negative weight per folder"):
         make_dataset(pattern, 4, training=True, weights=(1.0,))
+
+
+def test_the_training_stream_depends_on_the_seed_alone_and_skips_exactly(data):
+    """A resumed run rebuilds the stream with skip=k examples: it must give
+    the batches the uninterrupted stream gives after its first k examples,
+    flips included (over an epoch boundary: 10 stored examples)."""
+    out, _ = data
+    pattern = str(out / "train-*.tfrecord")
+    straight = take(make_dataset(pattern, BATCH, training=True, image_size=CROP, seed=7), 8)
+    again = take(make_dataset(pattern, BATCH, training=True, image_size=CROP, seed=7), 8)
+    for (l1, ab1), (l2, ab2) in zip(straight, again):
+        np.testing.assert_array_equal(l1, l2)
+        np.testing.assert_array_equal(ab1, ab2)
+    resumed = take(make_dataset(pattern, BATCH, training=True, image_size=CROP, seed=7,
+                                skip=3 * BATCH), 5)
+    for (l1, ab1), (l2, ab2) in zip(straight[3:], resumed):
+        np.testing.assert_array_equal(l1, l2)
+        np.testing.assert_array_equal(ab1, ab2)
+    other = take(make_dataset(pattern, BATCH, training=True, image_size=CROP, seed=8), 8)
+    assert any(not np.array_equal(a[0], b[0]) for a, b in zip(straight, other))

@@ -4,8 +4,10 @@ non-finite losses stop with a clear message."""
 import dataclasses
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import keras
@@ -231,6 +233,63 @@ def test_resume_restores_exactly_and_continues(tmp_path, shards):
     assert sorted(os.listdir(Path(cfg.model_dir) / "samples"))[-1] == "step_0000004.png"
     # At max_steps already: returns at once without training.
     assert trainer.train(dataclasses.replace(cfg, max_steps=4), strategy=one_device()) == {"step": 4}
+
+
+def trained_generator(cfg) -> list:
+    t = trainer.Trainer(cfg, one_device())
+    t.restore()
+    return weights(t.generator)
+
+
+def test_a_resumed_run_continues_the_data_order(tmp_path, shards, monkeypatch):
+    """4 steps straight = 2 steps, a stop, and 2 more: the resumed run sees
+    the batches the straight run saw (same weights; the step has no random
+    draws here: lsgan, no dropout at 32 px). Restarting the stream instead
+    gives other weights, so the comparison can fail."""
+    def run(name, stops):
+        cfg = tiny(tmp_path / name, data=shards, gan="lsgan", checkpoint_every=2)
+        for max_steps in stops:
+            trainer.train(dataclasses.replace(cfg, max_steps=max_steps), strategy=one_device())
+        return trained_generator(dataclasses.replace(cfg, max_steps=4))
+
+    straight, resumed = run("straight", [4]), run("resumed", [2, 4])
+    for a, b in zip(straight, resumed):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    original = trainer.Trainer.restore
+    monkeypatch.setattr(trainer.Trainer, "restore",
+                        lambda self: (original(self), self.batches.assign(0))[0])
+    restarted = run("restarted", [2, 4])
+    assert any(not np.allclose(a, b, rtol=1e-5, atol=1e-6) for a, b in zip(straight, restarted))
+
+
+def test_sigterm_checkpoints_and_the_run_resumes(tmp_path, shards):
+    """What a preemptible machine does: SIGTERM mid-run. train.py saves a
+    checkpoint at the step it reached, exits with 128 + 15, and the same
+    command resumes from there."""
+    run = tmp_path / "preempted"
+    args = [f"--data={shards}", f"--model_dir={run}", "--gan=lsgan", "--max_steps=100000",
+            f"--image_size={SIZE}", "--width=0.0625", "--batch_size=2", "--log_every=1",
+            "--checkpoint_every=1000", "--image_every=1", "--summary_every=1000"]
+    proc = subprocess.Popen([sys.executable, str(REPO / "train.py"), *args], cwd=REPO,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 240
+        while not (run / "samples" / "step_0000003.png").exists():  # a few steps done
+            assert proc.poll() is None and time.monotonic() < deadline, "train.py did not start"
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGTERM)
+        rest = proc.communicate(timeout=120)[1]
+    finally:
+        proc.kill()
+    assert proc.returncode == 128 + signal.SIGTERM, rest[-3000:]
+    assert "interrupted: SIGTERM at step" in rest
+    step = int(rest.split("SIGTERM at step ")[1].split(":")[0])
+    assert step >= 3 and tf.train.latest_checkpoint(str(run)).endswith(f"ckpt-{step}")
+    resumed = run_train(*[a for a in args if not a.startswith("--max_steps")],
+                        f"--max_steps={step + 2}")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert f"resumed from" in resumed.stderr and f"at step {step}" in resumed.stderr
+    assert tf.train.latest_checkpoint(str(run)).endswith(f"ckpt-{step + 2}")
 
 
 def test_resume_refuses_another_architecture(tmp_path, shards):

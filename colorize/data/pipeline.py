@@ -49,17 +49,23 @@ def _fit(l, ab, image_size: int | None):
     return lab[..., :1], lab[..., 1:]
 
 
-def _augment(l, ab, image_size: int | None):
-    """Random horizontal flip, identical for L and ab, then _fit."""
-    lab = tf.image.random_flip_left_right(tf.concat([l, ab], axis=-1))
+def _augment(index, l, ab, image_size: int | None, seed: int):
+    """Horizontal flip of the index-th training example, identical for L and
+    ab, then _fit. The coin is keyed by (seed, index), not drawn from a
+    random stream, so a resumed run that skips to example `index` flips it
+    as the uninterrupted run did."""
+    coin = tf.stack([tf.constant(seed, tf.int64), index])
+    lab = tf.image.stateless_random_flip_left_right(tf.concat([l, ab], axis=-1), coin)
     return _fit(lab[..., :1], lab[..., 1:], image_size)
 
 
-def _examples(files: list[str], *, training: bool,
-              input_context: tf.distribute.InputContext | None, shuffle_buffer: int,
-              seed: int | None) -> tf.data.Dataset:
-    """Parsed (L, ab) examples of some shard files: sharded over input
-    pipelines; in training, files and examples shuffled and repeated."""
+def _records(files: list[str], *, training: bool,
+             input_context: tf.distribute.InputContext | None, shuffle_buffer: int,
+             seed: int | None) -> tf.data.Dataset:
+    """Serialized examples of some shard files, sharded over input
+    pipelines; in training, files and examples shuffled and repeated. The
+    order is a function of the seed alone (deterministic interleave), so a
+    resumed run can skip to where it stopped."""
     ds = tf.data.Dataset.from_tensor_slices(files)
     if input_context is not None and input_context.num_input_pipelines > 1:
         if len(files) < input_context.num_input_pipelines:
@@ -70,10 +76,10 @@ def _examples(files: list[str], *, training: bool,
         ds = ds.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
         ds = ds.repeat()
     ds = ds.interleave(tf.data.TFRecordDataset, cycle_length=min(len(files), 8),
-                       num_parallel_calls=AUTOTUNE, deterministic=not training)
+                       num_parallel_calls=AUTOTUNE, deterministic=True)
     if training:
         ds = ds.shuffle(shuffle_buffer, seed=seed)
-    return ds.map(records.parse_example, num_parallel_calls=AUTOTUNE, deterministic=not training)
+    return ds
 
 
 def make_dataset(
@@ -86,6 +92,7 @@ def make_dataset(
     shuffle_buffer: int = 2048,
     seed: int | None = None,
     weights: tuple[float, ...] | None = None,
+    skip: int = 0,
 ) -> tf.data.Dataset:
     """(L_in [B,h,w,1], ab [B,h,w,2]) float32 batches in the network's range.
 
@@ -99,6 +106,11 @@ def make_dataset(
     example is drawn from part i with probability weights[i] / sum(weights),
     whatever the parts' sizes. Without weights, parts mix in proportion to
     their sizes.
+
+    skip (training only): examples of this input pipeline's training stream
+    to pass over first, so that a resumed run sees the batches the
+    uninterrupted run would have seen next. The stream depends only on the
+    seed; skipped examples are read but not decoded.
     """
     batch_size = global_batch_size
     if input_context is not None:
@@ -113,15 +125,18 @@ def make_dataset(
         # Each part keeps a share of the shuffle buffer in proportion to its weight.
         total = sum(weights)
         ds = tf.data.Dataset.sample_from_datasets(
-            [_examples(shard_files(p), **{**kwargs, "shuffle_buffer":
-                                          max(64, int(shuffle_buffer * w / total))})
+            [_records(shard_files(p), **{**kwargs, "shuffle_buffer":
+                                         max(64, int(shuffle_buffer * w / total))})
              for p, w in zip(parts, weights)],
             weights=[w / total for w in weights], seed=seed)
     else:
-        ds = _examples(shard_files(pattern), **kwargs)
+        ds = _records(shard_files(pattern), **kwargs)
     if training:
-        ds = ds.map(lambda l, ab: _augment(l, ab, image_size), num_parallel_calls=AUTOTUNE)
+        ds = ds.enumerate().skip(skip)
+        ds = ds.map(lambda i, record: _augment(i, *records.parse_example(record), image_size,
+                                               seed or 0), num_parallel_calls=AUTOTUNE)
     else:
-        ds = ds.map(lambda l, ab: _fit(l, ab, image_size), num_parallel_calls=AUTOTUNE)
+        ds = ds.map(lambda record: _fit(*records.parse_example(record), image_size),
+                    num_parallel_calls=AUTOTUNE)
     ds = ds.batch(batch_size, drop_remainder=training)
     return ds.prefetch(AUTOTUNE)
