@@ -8,7 +8,8 @@ Signatures:
 - predict_ab: `l` float32 [B, S, S, 1], normalised L (L/50 - 1) -> `ab`
   float32 [B, S, S, 2], ab/110, at the trained size S.
 Only core TF ops are in the graph: loading needs neither colorize nor
-tensorflow-io.
+tensorflow-io. The full-resolution kernels are XLA-compiled functions
+(jit_compile), compiled on the first call in each process.
 """
 from __future__ import annotations
 
@@ -40,8 +41,7 @@ class ColorizerModule(tf.Module):
         return {"ab": self.predict_ab(l)}
 
     def _colorize(self, image):
-        rgb = tf.cast(image, tf.float32) / 255.0
-        return {"rgb": inference.colorize_rgb(rgb, self._predict_ab, self._size)}
+        return {"rgb": inference.colorize_image(image, self._predict_ab, self._size)}
 
 
 def export(model_dir: str, output: str, step: int | None = None, overwrite: bool = False) -> str:
