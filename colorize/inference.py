@@ -6,15 +6,15 @@ full-resolution L, so every detail of the input survives. Non-square
 photos are squashed to the square render size and back: chroma is smooth,
 so the squash costs little, and the whole photo is seen (no crop).
 
-Only two steps work at full resolution, each a pass over the photo's
-pixels in fixed-size chunks through XLA-compiled kernels: the photo's L
-(for the network's input), and the merge (L again, ab upsampled at each
-pixel, Lab -> uint8 sRGB). Under XLA a kernel is one loop with no
-temporaries, measured 2.6x faster than the same TF ops run op by op (a
-12 MP photo in memory: 0.31 s against 0.81 s); the fixed chunk size makes
-each kernel compile once per process (on the first photo), whatever the
-photos' sizes; and no full-size float copy of the photo or its ab exists,
-only its L (4 bytes a pixel) during the first pass.
+Only two steps work at full resolution, each a pass over the photo in
+strips of whole rows through XLA-compiled kernels: the photo's L, resized
+strip by strip towards the network's input, and the merge (L again, ab
+upsampled at each pixel, Lab -> uint8 sRGB). Under XLA a kernel is one
+loop with no temporaries, measured 2.6x faster than the same TF ops run op
+by op (a 12 MP photo in memory: 0.31 s against 0.81 s); strips padded to a
+fixed size make each kernel compile once per process (on the first photo)
+whatever the photos' sizes; and no full-size float image exists (no L, ab
+or float RGB of the photo): memory is the photo and the uint8 output.
 
 These functions are plain TF ops: eval.py and the exported SavedModel's
 serving signature run the same code.
@@ -32,9 +32,14 @@ from colorize import color, config as config_lib, models
 
 PredictFn = Callable[[tf.Tensor], tf.Tensor]  # normalised L [B,S,S,1] -> ab [B,S,S,2]
 
-# Pixels per kernel call. 2^18 to 2^22 measured the same speed at 12 MP;
-# small keeps each chunk's temporaries (and the padding of the last) small.
-CHUNK_PIXELS = 1 << 18
+# Pixels per strip of rows, at most. Strips are padded to a fixed size so
+# that XLA compiles each kernel for a few shapes only: the smallest of
+# STRIP_SIZES that holds the whole photo, else CHUNK_PIXELS (so a small
+# photo is not padded to a big strip). At 12 MP, 2^18 to 2^22 measured the
+# same speed for the merge, and the first pass's per-strip resize wants
+# strips of a few hundred rows.
+CHUNK_PIXELS = 1 << 20
+STRIP_SIZES = (1 << 12, 1 << 14, 1 << 16, 1 << 18, CHUNK_PIXELS)
 
 
 def to_rgb3(pixels: tf.Tensor) -> tf.Tensor:
@@ -44,21 +49,27 @@ def to_rgb3(pixels: tf.Tensor) -> tf.Tensor:
                    lambda: pixels[..., :3])
 
 
-def _map_chunks(kernel, image: tf.Tensor, out_shape: list, out_dtype,
-                chunk_pixels: int) -> tf.Tensor:
-    """kernel(rgb [P, 3], first pixel's flat index) -> [P, *out_shape], run
-    over the pixels of image [H, W, C] P = chunk_pixels at a time (the last
-    chunk zero-padded to P: the kernel sees one shape); -> [H*W, *out_shape]."""
+def _map_row_strips(fn, image: tf.Tensor, chunk_pixels: int, out_dtype,
+                    out_shape: list) -> tf.Tensor:
+    """fn(rgb, first, rows) over strips of whole rows of image [H, W, C]:
+    rgb [P, 3] holds `rows` rows from flat pixel index `first` on, zero-
+    padded to P pixels (see STRIP_SIZES; P >= W), so that the kernels fn
+    calls see few shapes whatever the photos' sizes. fn's results
+    [?, *out_shape] are concatenated along their first axis."""
+    height, width = tf.shape(image)[0], tf.shape(image)[1]
     pixels = tf.reshape(image, [-1, tf.shape(image)[-1]])
-    total = tf.shape(pixels)[0]
-    count = (total + chunk_pixels - 1) // chunk_pixels
+    sizes = tf.constant(STRIP_SIZES)
+    holds_all = tf.reduce_min(tf.where(sizes >= height * width, sizes, CHUNK_PIXELS))
+    capacity = tf.maximum(tf.minimum(holds_all, chunk_pixels), width)
+    strip_rows = capacity // width
+    count = (height + strip_rows - 1) // strip_rows
 
     def step(i, parts):
-        first = i * chunk_pixels
-        chunk = to_rgb3(pixels[first:first + chunk_pixels])
-        n = tf.shape(chunk)[0]
-        chunk = tf.pad(chunk, [[0, chunk_pixels - n], [0, 0]])
-        return i + 1, parts.write(i, kernel(chunk, first)[:n])
+        rows = tf.minimum(strip_rows, height - i * strip_rows)
+        first = i * strip_rows * width
+        rgb = to_rgb3(pixels[first:first + rows * width])
+        rgb = tf.pad(rgb, [[0, capacity - rows * width], [0, 0]])
+        return i + 1, parts.write(i, fn(rgb, first, rows))
 
     parts = tf.TensorArray(out_dtype, size=count, infer_shape=False,
                            element_shape=tf.TensorShape([None, *out_shape]))
@@ -71,19 +82,34 @@ def _lightness_kernel(rgb):
     return color.lightness(rgb)
 
 
-def photo_lightness(image: tf.Tensor, chunk_pixels: int = CHUNK_PIXELS) -> tf.Tensor:
-    """Photo [H, W, C] (uint8, or float in [0, 1]) -> L [H, W, 1] float32."""
-    l = _map_chunks(lambda rgb, first: _lightness_kernel(rgb), image, [], tf.float32,
-                    chunk_pixels)
-    return tf.reshape(l, tf.concat([tf.shape(image)[:2], [1]], axis=0))
-
-
 def network_input(l: tf.Tensor, render_size: int) -> tf.Tensor:
     """Full-resolution L [H, W, 1] (or Lab: channel 0 is read) ->
     normalised L [S, S, 1] for the net."""
     l_small = tf.image.resize(l[..., :1], [render_size, render_size], method="bilinear",
                               antialias=True)
     return color.normalize_l(l_small)
+
+
+def photo_network_input(image: tf.Tensor, render_size: int,
+                        chunk_pixels: int = CHUNK_PIXELS) -> tf.Tensor:
+    """Photo [H, W, C] (uint8, or float in [0, 1]) -> the network's input
+    [S, S, 1]: network_input of the photo's L, resized a strip of rows at a
+    time across (to [rows, S]), then the [H, S] stack down, so that no
+    full-resolution L exists (192 MB at 48 MP). The resize is separable:
+    equal to resizing the whole L up to float rounding (tested)."""
+    width = tf.shape(image)[1]
+
+    def narrowed_l(rgb, first, rows):
+        # Transposed, so that the resize reduces along the first axis:
+        # tf.image.resize measured 7x faster that way round.
+        l_t = tf.reshape(_lightness_kernel(rgb)[:rows * width], [rows, width, 1])
+        l_t = tf.transpose(l_t, [1, 0, 2])
+        l_t = tf.image.resize(l_t, [render_size, rows], method="bilinear", antialias=True)
+        return tf.transpose(l_t, [1, 0, 2])
+
+    return network_input(
+        _map_row_strips(narrowed_l, image, chunk_pixels, tf.float32, [render_size, 1]),
+        render_size)
 
 
 def _bilinear_taps(out_index: tf.Tensor, out_size: tf.Tensor, in_size: tf.Tensor):
@@ -137,18 +163,21 @@ def merge(image: tf.Tensor, ab_small: tf.Tensor, chunk_pixels: int = CHUNK_PIXEL
     copy of the photo) with the upsampled ab."""
     height, width = tf.shape(image)[0], tf.shape(image)[1]
     table = color.linear_to_uint8_table()
-    # L comes from its own kernel call: inside the merge kernel XLA would
-    # recompute its cube root for each output channel (measured 2x slower).
-    rgb = _map_chunks(
-        lambda chunk, first: _merge_kernel(_lightness_kernel(chunk), first, ab_small, height,
-                                           width, table),
-        image, [3], tf.uint8, chunk_pixels)
+
+    def colorized(rgb, first, rows):
+        # L comes from its own kernel call: inside the merge kernel XLA
+        # would recompute its cube root for each output channel (measured
+        # 2x slower).
+        l = _lightness_kernel(rgb)
+        return _merge_kernel(l, first, ab_small, height, width, table)[:rows * width]
+
+    rgb = _map_row_strips(colorized, image, chunk_pixels, tf.uint8, [3])
     return tf.reshape(rgb, [height, width, 3])
 
 
 def colorize_image(image: tf.Tensor, predict: PredictFn, render_size: int) -> tf.Tensor:
     """One photo [H, W, C] (uint8, or float in [0, 1]) -> colorized uint8 RGB [H, W, 3]."""
-    ab_small = predict(network_input(photo_lightness(image), render_size)[None])[0]
+    ab_small = predict(photo_network_input(image, render_size)[None])[0]
     return merge(image, ab_small)
 
 
@@ -229,11 +258,7 @@ def saved_model(path: str) -> Model:
     return Model(loaded.predict_ab, size, f"saved_model:{path}", owner=loaded)
 
 
-@tf.function(reduce_retracing=True)
-def _network_input(image, render_size):
-    return network_input(photo_lightness(image), render_size)
-
-
+_photo_network_input = tf.function(photo_network_input, reduce_retracing=True)
 _merge = tf.function(merge, reduce_retracing=True)
 
 
@@ -246,9 +271,10 @@ def as_image_tensor(image) -> tf.Tensor:
 
 def colorize_batch(images: list, model: Model) -> list:
     """Photos of any sizes (uint8, or float in [0, 1]) -> colorized uint8 RGB
-    arrays, with one generator call for the whole list. Full-resolution
-    work goes photo by photo (the same ops as colorize_image); only the
-    render-size inputs are batched."""
-    inputs = tf.stack([_network_input(as_image_tensor(img), model.render_size) for img in images])
+    arrays (read-only: views of TF's results, no copy), with one generator
+    call for the whole list. Full-resolution work goes photo by photo (the
+    same ops as colorize_image); only the render-size inputs are batched."""
+    photos = [as_image_tensor(img) for img in images]  # each copied once
+    inputs = tf.stack([_photo_network_input(photo, model.render_size) for photo in photos])
     ab = model.predict(inputs)
-    return [_merge(as_image_tensor(img), ab[i]).numpy() for i, img in enumerate(images)]
+    return [np.asarray(_merge(photo, ab[i])) for i, photo in enumerate(photos)]

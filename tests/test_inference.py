@@ -41,15 +41,29 @@ def test_upsampled_ab_is_tf_image_resize(h, w, size):
     np.testing.assert_allclose(np.stack([a, b], -1), expected, atol=1e-5)
 
 
-def test_chunked_merge_equals_whole_image_merge():
-    """Chunks that split rows, the last one zero-padded (each chunk size is
-    an XLA compile: two sizes keep the test fast)."""
-    img, ab = tf.constant(photo(45, 61)), network_ab(16)
-    whole, chunk = 45 * 61, 61 * 3 + 5
-    np.testing.assert_array_equal(inference.merge(img, ab, chunk_pixels=chunk).numpy(),
-                                  inference.merge(img, ab, chunk_pixels=whole).numpy())
-    np.testing.assert_array_equal(inference.photo_lightness(img, chunk_pixels=chunk).numpy(),
-                                  inference.photo_lightness(img, chunk_pixels=whole).numpy())
+def test_strip_wise_merge_equals_whole_image_merge():
+    """Strips of 3 rows (the last one shorter, all zero-padded) against one
+    strip holding the whole photo; and a photo wider than a strip (each
+    chunk size is an XLA compile: few sizes keep the test fast)."""
+    img, ab = tf.constant(photo(47, 61)), network_ab(16)
+    whole = inference.merge(img, ab, chunk_pixels=47 * 61).numpy()
+    np.testing.assert_array_equal(inference.merge(img, ab, chunk_pixels=61 * 3 + 5).numpy(),
+                                  whole)
+    wide = tf.constant(photo(3, 200))
+    np.testing.assert_array_equal(inference.merge(wide, ab, chunk_pixels=61 * 3 + 5).numpy(),
+                                  inference.merge(wide, ab, chunk_pixels=600).numpy())
+
+
+@pytest.mark.parametrize("h,w,size", [(47, 61, 16), (5, 7, 16), (3, 200, 8)])
+def test_strip_wise_network_input_is_the_whole_l_resized(h, w, size):
+    """Resized across strip by strip, then down: the whole L's resize up to
+    float rounding; the L is tensorflow-io's."""
+    img = photo(h, w, seed=2)
+    lab = tfio.experimental.color.rgb_to_lab(img.astype(np.float32) / 255.0)
+    expected = inference.network_input(lab, size).numpy()
+    got = inference.photo_network_input(tf.constant(img), size, chunk_pixels=61 * 3 + 5)
+    assert got.shape == (size, size, 1)
+    np.testing.assert_allclose(got.numpy(), expected, atol=2e-5)
 
 
 @pytest.mark.parametrize("seed", [0, 1])
@@ -67,16 +81,6 @@ def test_real_photo_within_one_level_of_the_tfio_route():
     ab = network_ab(32, seed=3)
     got = inference.merge(tf.constant(img), ab).numpy()
     assert np.abs(got.astype(int) - tfio_merge(img, ab)).max() <= 1
-
-
-def test_lightness_and_network_input_match_tfio():
-    img = photo(50, 70, seed=2)
-    lab = tfio.experimental.color.rgb_to_lab(img.astype(np.float32) / 255.0)
-    l = inference.photo_lightness(tf.constant(img))
-    assert l.shape == (50, 70, 1)
-    np.testing.assert_allclose(l.numpy(), lab[..., :1].numpy(), atol=1e-3)
-    np.testing.assert_allclose(inference.network_input(l, 16).numpy(),
-                               inference.network_input(lab, 16).numpy(), atol=1e-4)
 
 
 def test_uint8_float_gray_and_alpha_inputs():
