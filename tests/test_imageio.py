@@ -168,6 +168,33 @@ def test_decode_image_from_bytes(tmp_path):
         imageio.decode_image(b"")
 
 
+def test_keep_uint8_gives_8_bit_samples_and_float_otherwise(tmp_path):
+    """keep_uint8: 8-bit RGB and gray files as their samples (RGB order,
+    gray repeated); 16-bit and alpha files still float (nothing lost)."""
+    import cv2
+
+    rgb = rgb_pattern(6, 7, seed=8)
+    Image.fromarray(rgb, "RGB").save(tmp_path / "rgb.png")
+    Image.fromarray(rgb[..., 1], "L").save(tmp_path / "gray.png")
+    Image.fromarray(rgb, "RGB").save(tmp_path / "rgb.jpg", quality=90)
+    Image.fromarray(np.dstack([rgb, np.full((6, 7), 128, np.uint8)]), "RGBA").save(
+        tmp_path / "alpha.png")
+    assert cv2.imwrite(str(tmp_path / "deep.png"), rgb.astype(np.uint16) * 257)
+    got = imageio.read_image(tmp_path / "rgb.png", keep_uint8=True)
+    assert got.dtype == np.uint8 and got.flags.c_contiguous
+    np.testing.assert_array_equal(got, rgb)
+    np.testing.assert_array_equal(imageio.read_image(tmp_path / "gray.png", keep_uint8=True),
+                                  np.repeat(rgb[..., 1:2], 3, axis=2))
+    jpeg = imageio.read_image(tmp_path / "rgb.jpg", keep_uint8=True)
+    assert jpeg.dtype == np.uint8
+    np.testing.assert_allclose(imageio.read_image(tmp_path / "rgb.jpg"), jpeg / 255.0, atol=1e-6)
+    for name in ("alpha.png", "deep.png"):
+        img = imageio.read_image(tmp_path / name, keep_uint8=True)
+        check_float_image(img, (6, 7, 3))
+        np.testing.assert_array_equal(img, imageio.read_image(tmp_path / name))
+    assert imageio.to_uint8(got) is got
+
+
 # --- listing and writing ------------------------------------------------------
 
 def test_list_images_recursive_sorted_filtered(tmp_path):
