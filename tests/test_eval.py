@@ -1,4 +1,5 @@
 """eval.py and the SavedModel export on a tiny trained run."""
+import dataclasses
 import json
 import os
 import subprocess
@@ -99,6 +100,29 @@ def test_refuses_output_inside_input_and_missing_model(run_dir, photos):
         evaluate.run(evaluate.EvalConfig(input=str(root), output=str(root.parent / "o"), step=3))
     with pytest.raises(FileNotFoundError, match="no checkpoint for step 99"):
         evaluate.run(cfg_for(run_dir, root, root.parent / "o", step=99))
+
+
+def test_batches_stop_at_batch_size_or_batch_pixels(photos, tmp_path, monkeypatch):
+    """--batch_size photos per generator call, fewer once a batch holds
+    BATCH_PIXELS pixels (so memory does not grow with --batch_size)."""
+    root, _ = photos
+    calls = []
+
+    def predict(l):
+        calls.append(int(l.shape[0]))
+        return tf.zeros(tf.concat([tf.shape(l)[:3], [2]], axis=0))
+
+    monkeypatch.setattr(evaluate, "load_model", lambda cfg: inference.Model(predict, 16, "count"))
+    cfg = evaluate.EvalConfig(input=str(root), output=str(tmp_path / "a"), batch_size=8,
+                              progress=False)
+    evaluate.run(cfg)
+    assert calls == [6]  # the six readable photos
+    calls.clear()
+    monkeypatch.setattr(evaluate, "BATCH_PIXELS", 3000)
+    evaluate.run(dataclasses.replace(cfg, output=str(tmp_path / "b")))
+    # sorted: big (123000 px) | gray (600), sub/dir/square (4096) | tall (1620),
+    # tiny (35), wide (2250)
+    assert calls == [1, 2, 3]
 
 
 def test_metrics_files_and_gray_baseline(run_dir, photos, tmp_path):
