@@ -200,6 +200,25 @@ def test_export_refuses_to_overwrite(run_dir, exported):
         export.export(run_dir, exported)
 
 
+def test_reexport_keeps_the_generator_and_serves_the_same(exported, photos, tmp_path):
+    """A SavedModel written again (as the shipped model can be after the
+    serving code changes): same predict_ab, same serving_default pixels;
+    in place with --overwrite."""
+    copy = tmp_path / "copy"
+    export.reexport(exported, str(copy))
+    with pytest.raises(FileExistsError, match="--overwrite"):
+        export.reexport(str(copy), str(copy))
+    export.reexport(str(copy), str(copy), overwrite=True)
+    a, b = tf.saved_model.load(exported), tf.saved_model.load(str(copy))
+    assert int(b.render_size.numpy()) == int(a.render_size.numpy()) == 32
+    l = tf.random.stateless_uniform([2, 32, 32, 1], [1, 2], -1.0, 1.0)
+    np.testing.assert_array_equal(b.signatures["predict_ab"](l=l)["ab"].numpy(),
+                                  a.signatures["predict_ab"](l=l)["ab"].numpy())
+    image = tf.constant(imageio.read_image(photos[0] / "wide.png", keep_uint8=True))
+    np.testing.assert_array_equal(b.signatures["serving_default"](image=image)["rgb"].numpy(),
+                                  a.signatures["serving_default"](image=image)["rgb"].numpy())
+
+
 def test_eval_cli(run_dir, photos, tmp_path):
     root, _ = photos
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
