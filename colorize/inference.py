@@ -12,9 +12,10 @@ strip by strip towards the network's input, and the merge (L again, ab
 upsampled at each pixel, Lab -> uint8 sRGB). Under XLA a kernel is one
 loop with no temporaries, measured 2.6x faster than the same TF ops run op
 by op (a 12 MP photo in memory: 0.31 s against 0.81 s); strips padded to a
-fixed size make each kernel compile once per process (on the first photo)
-whatever the photos' sizes; and no full-size float image exists (no L, ab
-or float RGB of the photo): memory is the photo and the uint8 output.
+few fixed sizes make each kernel compile a few times per process at most
+(on the first photos), whatever the photos' sizes; and no full-size float
+image exists (no L, ab or float RGB of the photo): a photo costs its 8-bit
+pixels and its 8-bit output.
 
 These functions are plain TF ops: eval.py and the exported SavedModel's
 serving signature run the same code.
@@ -34,12 +35,12 @@ PredictFn = Callable[[tf.Tensor], tf.Tensor]  # normalised L [B,S,S,1] -> ab [B,
 
 # Pixels per strip of rows, at most. Strips are padded to a fixed size so
 # that XLA compiles each kernel for a few shapes only: the smallest of
-# STRIP_SIZES that holds the whole photo, else CHUNK_PIXELS (so a small
+# STRIP_SIZES that holds the whole photo, else STRIP_PIXELS (so a small
 # photo is not padded to a big strip). At 12 MP, 2^18 to 2^22 measured the
 # same speed for the merge, and the first pass's per-strip resize wants
-# strips of a few hundred rows.
-CHUNK_PIXELS = 1 << 20
-STRIP_SIZES = (1 << 12, 1 << 14, 1 << 16, 1 << 18, CHUNK_PIXELS)
+# strips of a few hundred rows (2^16: 1.4x slower than 2^20).
+STRIP_PIXELS = 1 << 20
+STRIP_SIZES = (1 << 12, 1 << 14, 1 << 16, 1 << 18, STRIP_PIXELS)
 
 
 def to_rgb3(pixels: tf.Tensor) -> tf.Tensor:
@@ -49,7 +50,7 @@ def to_rgb3(pixels: tf.Tensor) -> tf.Tensor:
                    lambda: pixels[..., :3])
 
 
-def _map_row_strips(fn, image: tf.Tensor, chunk_pixels: int, out_dtype,
+def _map_row_strips(fn, image: tf.Tensor, strip_pixels: int, out_dtype,
                     out_shape: list) -> tf.Tensor:
     """fn(rgb, first, rows) over strips of whole rows of image [H, W, C]:
     rgb [P, 3] holds `rows` rows from flat pixel index `first` on, zero-
@@ -59,8 +60,8 @@ def _map_row_strips(fn, image: tf.Tensor, chunk_pixels: int, out_dtype,
     height, width = tf.shape(image)[0], tf.shape(image)[1]
     pixels = tf.reshape(image, [-1, tf.shape(image)[-1]])
     sizes = tf.constant(STRIP_SIZES)
-    holds_all = tf.reduce_min(tf.where(sizes >= height * width, sizes, CHUNK_PIXELS))
-    capacity = tf.maximum(tf.minimum(holds_all, chunk_pixels), width)
+    holds_all = tf.reduce_min(tf.where(sizes >= height * width, sizes, STRIP_PIXELS))
+    capacity = tf.maximum(tf.minimum(holds_all, strip_pixels), width)
     strip_rows = capacity // width
     count = (height + strip_rows - 1) // strip_rows
 
@@ -91,7 +92,7 @@ def network_input(l: tf.Tensor, render_size: int) -> tf.Tensor:
 
 
 def photo_network_input(image: tf.Tensor, render_size: int,
-                        chunk_pixels: int = CHUNK_PIXELS) -> tf.Tensor:
+                        strip_pixels: int = STRIP_PIXELS) -> tf.Tensor:
     """Photo [H, W, C] (uint8, or float in [0, 1]) -> the network's input
     [S, S, 1]: network_input of the photo's L, resized a strip of rows at a
     time across (to [rows, S]), then the [H, S] stack down, so that no
@@ -108,7 +109,7 @@ def photo_network_input(image: tf.Tensor, render_size: int,
         return tf.transpose(l_t, [1, 0, 2])
 
     return network_input(
-        _map_row_strips(narrowed_l, image, chunk_pixels, tf.float32, [render_size, 1]),
+        _map_row_strips(narrowed_l, image, strip_pixels, tf.float32, [render_size, 1]),
         render_size)
 
 
@@ -126,12 +127,12 @@ def _bilinear_taps(out_index: tf.Tensor, out_size: tf.Tensor, in_size: tf.Tensor
 def upsample_ab_at(ab_small: tf.Tensor, index: tf.Tensor, height, width) -> tuple:
     """ab [S, S, 2] upsampled bilinearly to [height, width], at the pixels
     with flat indices `index` [P] only -> a [P], b [P]: tf.image.resize's
-    values (tested), per chunk, so that no full-size ab exists (96 MB at
+    values (tested), per strip, so that no full-size ab exists (96 MB at
     12 MP) and the work fuses into the merge kernel."""
     size = tf.shape(ab_small)[0]
-    # Row and column in float64: integer division by a runtime width is
-    # not vectorised (measured 2.9x slower); exact, since (index + 0.5) /
-    # width is at least 0.5 / width away from an integer.
+    # Row and column through float64: integer division by a runtime width
+    # is not vectorised (this step measured 2.9x slower); exact, since
+    # (index + 0.5) / width is at least 0.5 / width from an integer.
     rows = tf.cast(tf.floor((tf.cast(index, tf.float64) + 0.5) / tf.cast(width, tf.float64)),
                    tf.int32)
     cols = index - rows * width
@@ -157,21 +158,21 @@ def _merge_kernel(l, first, ab_small, height, width, table):
     return color.lab_to_uint8(l, color.denormalize_ab(a), color.denormalize_ab(b), table)
 
 
-def merge(image: tf.Tensor, ab_small: tf.Tensor, chunk_pixels: int = CHUNK_PIXELS) -> tf.Tensor:
+def merge(image: tf.Tensor, ab_small: tf.Tensor, strip_pixels: int = STRIP_PIXELS) -> tf.Tensor:
     """Photo [H, W, C] + network ab [S, S, 2] -> colorized uint8 [H, W, 3]:
-    the photo's own L (recomputed per chunk: cheaper than keeping a float
-    copy of the photo) with the upsampled ab."""
+    the photo's own L (recomputed per strip: cheaper than keeping a float
+    copy) with the upsampled ab."""
     height, width = tf.shape(image)[0], tf.shape(image)[1]
     table = color.linear_to_uint8_table()
 
     def colorized(rgb, first, rows):
         # L comes from its own kernel call: inside the merge kernel XLA
-        # would recompute its cube root for each output channel (measured
-        # 2x slower).
+        # recomputed its cube root for each output channel (measured 1.8x
+        # slower).
         l = _lightness_kernel(rgb)
         return _merge_kernel(l, first, ab_small, height, width, table)[:rows * width]
 
-    rgb = _map_row_strips(colorized, image, chunk_pixels, tf.uint8, [3])
+    rgb = _map_row_strips(colorized, image, strip_pixels, tf.uint8, [3])
     return tf.reshape(rgb, [height, width, 3])
 
 

@@ -1,4 +1,4 @@
-"""colorize.inference's full-resolution passes: the chunked kernels against
+"""colorize.inference's full-resolution passes: the strip-wise kernels against
 whole-image TF ops and the tensorflow-io route they replaced."""
 import numpy as np
 import pytest
@@ -44,14 +44,14 @@ def test_upsampled_ab_is_tf_image_resize(h, w, size):
 def test_strip_wise_merge_equals_whole_image_merge():
     """Strips of 3 rows (the last one shorter, all zero-padded) against one
     strip holding the whole photo; and a photo wider than a strip (each
-    chunk size is an XLA compile: few sizes keep the test fast)."""
+    strip size is an XLA compile: few sizes keep the test fast)."""
     img, ab = tf.constant(photo(47, 61)), network_ab(16)
-    whole = inference.merge(img, ab, chunk_pixels=47 * 61).numpy()
-    np.testing.assert_array_equal(inference.merge(img, ab, chunk_pixels=61 * 3 + 5).numpy(),
+    whole = inference.merge(img, ab, strip_pixels=47 * 61).numpy()
+    np.testing.assert_array_equal(inference.merge(img, ab, strip_pixels=61 * 3 + 5).numpy(),
                                   whole)
     wide = tf.constant(photo(3, 200))
-    np.testing.assert_array_equal(inference.merge(wide, ab, chunk_pixels=61 * 3 + 5).numpy(),
-                                  inference.merge(wide, ab, chunk_pixels=600).numpy())
+    np.testing.assert_array_equal(inference.merge(wide, ab, strip_pixels=61 * 3 + 5).numpy(),
+                                  inference.merge(wide, ab, strip_pixels=600).numpy())
 
 
 @pytest.mark.parametrize("h,w,size", [(47, 61, 16), (5, 7, 16), (3, 200, 8)])
@@ -61,7 +61,7 @@ def test_strip_wise_network_input_is_the_whole_l_resized(h, w, size):
     img = photo(h, w, seed=2)
     lab = tfio.experimental.color.rgb_to_lab(img.astype(np.float32) / 255.0)
     expected = inference.network_input(lab, size).numpy()
-    got = inference.photo_network_input(tf.constant(img), size, chunk_pixels=61 * 3 + 5)
+    got = inference.photo_network_input(tf.constant(img), size, strip_pixels=61 * 3 + 5)
     assert got.shape == (size, size, 1)
     np.testing.assert_allclose(got.numpy(), expected, atol=2e-5)
 
