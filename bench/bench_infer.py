@@ -83,7 +83,7 @@ def worker(a):
 
     src = a.photo
     dst = os.path.join(os.path.dirname(src), f"out_{os.getpid()}.jpg")
-    photo = imageio.read_image(src, keep_uint8=True)
+    photo = imageio.read_image(src, keep_depth=True)
     if a.mode == "serving_default":
         serve = tf.saved_model.load(a.serving_model).signatures["serving_default"]
         image = tf.constant(photo)
@@ -97,7 +97,7 @@ def worker(a):
             del photo  # read inside each run instead
 
             def fn():
-                image = imageio.read_image(src, keep_uint8=True)
+                image = imageio.read_image(src, keep_depth=True)
                 imageio.write_image(dst, inference.colorize_batch([image], model)[0])
     first, best = timed(fn, a.repeats)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # kB on Linux

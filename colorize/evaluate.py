@@ -86,12 +86,12 @@ def _inputs(cfg: EvalConfig) -> tuple[Path, list[str], Path]:
 
 def _loaded_batches(cfg: EvalConfig, root: Path, todo: list[str], report, bar):
     """Lists of (relpath, photo) of at most cfg.batch_size photos and about
-    BATCH_PIXELS pixels. Photos stay uint8 when the file is 8-bit (a
-    quarter of float32's memory). Unreadable files are reported, skipped."""
+    BATCH_PIXELS pixels. Photos keep the file's 8 or 16 bits (a quarter or
+    a half of float32's memory). Unreadable files are reported, skipped."""
     batch, pixels = [], 0
     for relpath in todo:
         try:
-            photo = imageio.read_image(root / relpath, keep_uint8=True)
+            photo = imageio.read_image(root / relpath, keep_depth=True)
         except imageio.UnreadableImage as e:
             report.unreadable.append({"path": relpath, "reason": str(e)})
             bar.update(1)
@@ -116,10 +116,10 @@ class _Report:
 
 
 def _panel(rgb: np.ndarray) -> np.ndarray:
-    """uint8 or float RGB -> a float GRID_PANEL square (shrunk first: the
-    sheets need no full-resolution float copy)."""
-    small = imageio.resize(imageio.center_crop_square(rgb), GRID_PANEL, GRID_PANEL)
-    return small.astype(np.float32) / 255.0 if small.dtype == np.uint8 else small
+    """RGB -> a float GRID_PANEL square (shrunk first: the sheets need no
+    full-resolution float copy)."""
+    return imageio.to_unit_float(
+        imageio.resize(imageio.center_crop_square(rgb), GRID_PANEL, GRID_PANEL))
 
 
 def _flush_grid(report: _Report, out: Path, final: bool = False) -> None:

@@ -93,7 +93,7 @@ def network_input(l: tf.Tensor, render_size: int) -> tf.Tensor:
 
 def photo_network_input(image: tf.Tensor, render_size: int,
                         strip_pixels: int = STRIP_PIXELS) -> tf.Tensor:
-    """Photo [H, W, C] (uint8, or float in [0, 1]) -> the network's input
+    """Photo [H, W, C] (uint8, uint16 or float in [0, 1]) -> the network's input
     [S, S, 1]: network_input of the photo's L, resized a strip of rows at a
     time across (to [rows, S]), then the [H, S] stack down, so that no
     full-resolution L exists (192 MB at 48 MP). The resize is separable:
@@ -177,7 +177,8 @@ def merge(image: tf.Tensor, ab_small: tf.Tensor, strip_pixels: int = STRIP_PIXEL
 
 
 def colorize_image(image: tf.Tensor, predict: PredictFn, render_size: int) -> tf.Tensor:
-    """One photo [H, W, C] (uint8, or float in [0, 1]) -> colorized uint8 RGB [H, W, 3]."""
+    """One photo [H, W, C] (uint8, uint16 or float in [0, 1]) -> colorized
+    uint8 RGB [H, W, 3]."""
     ab_small = predict(photo_network_input(image, render_size)[None])[0]
     return merge(image, ab_small)
 
@@ -264,14 +265,16 @@ _merge = tf.function(merge, reduce_retracing=True)
 
 
 def as_image_tensor(image) -> tf.Tensor:
-    """uint8 stays uint8 (the table route, a quarter of float32's memory);
-    anything else becomes float32 in [0, 1]."""
+    """uint8 and uint16 stay as they are (a quarter and a half of float32's
+    memory); anything else becomes float32 in [0, 1]."""
     image = np.asarray(image)
-    return tf.convert_to_tensor(image, tf.uint8 if image.dtype == np.uint8 else tf.float32)
+    if image.dtype in (np.uint8, np.uint16):
+        return tf.convert_to_tensor(image)
+    return tf.convert_to_tensor(image, tf.float32)
 
 
 def colorize_batch(images: list, model: Model) -> list:
-    """Photos of any sizes (uint8, or float in [0, 1]) -> colorized uint8 RGB
+    """Photos of any sizes (uint8, uint16 or float in [0, 1]) -> colorized uint8 RGB
     arrays (read-only: views of TF's results, no copy), with one generator
     call for the whole list. Full-resolution work goes photo by photo (the
     same ops as colorize_image); only the render-size inputs are batched."""

@@ -214,7 +214,7 @@ def test_reexport_keeps_the_generator_and_serves_the_same(exported, photos, tmp_
     l = tf.random.stateless_uniform([2, 32, 32, 1], [1, 2], -1.0, 1.0)
     np.testing.assert_array_equal(b.signatures["predict_ab"](l=l)["ab"].numpy(),
                                   a.signatures["predict_ab"](l=l)["ab"].numpy())
-    image = tf.constant(imageio.read_image(photos[0] / "wide.png", keep_uint8=True))
+    image = tf.constant(imageio.read_image(photos[0] / "wide.png", keep_depth=True))
     np.testing.assert_array_equal(b.signatures["serving_default"](image=image)["rgb"].numpy(),
                                   a.signatures["serving_default"](image=image)["rgb"].numpy())
 
