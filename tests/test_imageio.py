@@ -192,7 +192,8 @@ def test_keep_depth_gives_the_samples_and_float_for_alpha(tmp_path):
     got16 = imageio.read_image(tmp_path / "deep.png", keep_depth=True)
     assert got16.dtype == np.uint16
     np.testing.assert_array_equal(got16, deep)
-    np.testing.assert_allclose(imageio.to_unit_float(got16), imageio.read_image(tmp_path / "deep.png"))
+    np.testing.assert_allclose(imageio.to_unit_float(got16),
+                               imageio.read_image(tmp_path / "deep.png"))
     alpha = imageio.read_image(tmp_path / "alpha.png", keep_depth=True)
     check_float_image(alpha, (6, 7, 3))
     np.testing.assert_array_equal(alpha, imageio.read_image(tmp_path / "alpha.png"))
