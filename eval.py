@@ -23,7 +23,9 @@ flags.DEFINE_integer("render_size", None, "Size the generator runs at (default: 
 flags.DEFINE_bool("metrics", False, "Score against the inputs' colours: metrics.csv/.json.")
 flags.DEFINE_bool("grid", False, "Write comparison sheets (gray | colorized | original).")
 flags.DEFINE_bool("overwrite", False, "Replace outputs that already exist.")
-flags.DEFINE_integer("batch_size", 8, "Photos per generator call.")
+flags.DEFINE_integer("batch_size", 8, "Photos per generator call, at most: a batch also "
+                     "ends once its photos are large (colorize.evaluate.BATCH_PIXELS), so "
+                     "memory does not grow with it.")
 flags.mark_flags_as_required(["input", "output"])
 FLAGS = flags.FLAGS
 

@@ -18,6 +18,11 @@ class _DropCheckpointTiming(_logging.Filter):
 
 _logging.getLogger("absl").addFilter(_DropCheckpointTiming())
 
-from colorize import color  # noqa: E402,F401  (imports tensorflow-io: fails loudly if the pair is mismatched)
+# tensorflow-io registers its file systems with TF (training reads shards
+# through tf.io.gfile); importing it here also fails loudly if the pinned
+# TF/tensorflow-io pair is mismatched.
+import tensorflow_io  # noqa: E402,F401
+
+from colorize import color  # noqa: E402,F401
 
 __version__ = "0.1.0"

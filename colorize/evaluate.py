@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from colorize import color, imageio, inference, metrics, visualize
+from colorize import imageio, inference, metrics, visualize
 
 GRID_DIR = "_grids"
 GRID_ROWS = 8
@@ -23,6 +23,11 @@ GRID_PANEL = 128
 GRAY_INPUT_CHROMA = 1.0
 METRIC_KEYS = ("psnr", "ssim", "auc", "colourfulness", "colourfulness_true",
                "delta_colourfulness")
+# A batch is cut at this many decoded pixels as well as at --batch_size
+# photos. Batching only saves generator calls, which matter for small
+# photos; holding every photo of a batch would make memory grow with
+# --batch_size (eight 48 MP photos are 1.1 GiB even as uint8).
+BATCH_PIXELS = 4_000_000
 
 
 class EvalError(Exception):
@@ -79,9 +84,25 @@ def _inputs(cfg: EvalConfig) -> tuple[Path, list[str], Path]:
     return root, files, out
 
 
-def _batches(items: list, n: int):
-    for i in range(0, len(items), n):
-        yield items[i:i + n]
+def _loaded_batches(cfg: EvalConfig, root: Path, todo: list[str], report, bar):
+    """Lists of (relpath, photo) of at most cfg.batch_size photos and about
+    BATCH_PIXELS pixels. Photos keep the file's 8 or 16 bits (a quarter or
+    a half of float32's memory). Unreadable files are reported, skipped."""
+    batch, pixels = [], 0
+    for relpath in todo:
+        try:
+            photo = imageio.read_image(root / relpath, keep_depth=True)
+        except imageio.UnreadableImage as e:
+            report.unreadable.append({"path": relpath, "reason": str(e)})
+            bar.update(1)
+            continue
+        batch.append((relpath, photo))
+        pixels += photo.shape[0] * photo.shape[1]
+        if len(batch) >= cfg.batch_size or pixels >= BATCH_PIXELS:
+            yield batch
+            batch, pixels = [], 0
+    if batch:
+        yield batch
 
 
 class _Report:
@@ -95,7 +116,10 @@ class _Report:
 
 
 def _panel(rgb: np.ndarray) -> np.ndarray:
-    return imageio.resize(imageio.center_crop_square(rgb), GRID_PANEL, GRID_PANEL)
+    """RGB -> a float GRID_PANEL square (shrunk first: the sheets need no
+    full-resolution float copy)."""
+    return imageio.to_unit_float(
+        imageio.resize(imageio.center_crop_square(rgb), GRID_PANEL, GRID_PANEL))
 
 
 def _flush_grid(report: _Report, out: Path, final: bool = False) -> None:
@@ -116,16 +140,23 @@ def _handle_result(cfg, report, out, relpath, original, result):
     report.written.append(str(target))
     if cfg.metrics:
         true_u8 = imageio.to_uint8(original)
-        if color.mean_chroma_np(color.rgb_to_lab_np(original)) < GRAY_INPUT_CHROMA:
+        if metrics.mean_chroma(true_u8) < GRAY_INPUT_CHROMA:
             report.gray_inputs.append(relpath)
         else:
             h, w = original.shape[:2]
             report.rows.append({"path": relpath, "width": w, "height": h,
                                 **metrics.score(result, true_u8)})
     if cfg.grid:
-        report.grid_rows.append([_panel(visualize.gray_of(original)),
-                                 _panel(result.astype(np.float32) / 255.0), _panel(original)])
+        panel = _panel(original)
+        report.grid_rows.append([visualize.gray_of(panel), _panel(result), panel])
         _flush_grid(report, out)
+
+
+def _colorize_batch(cfg, report, out, model, batch, bar) -> None:
+    results = inference.colorize_batch([photo for _, photo in batch], model)
+    for (relpath, original), result in zip(batch, results):
+        _handle_result(cfg, report, out, relpath, original, result)
+        bar.update(1)
 
 
 def run(cfg: EvalConfig) -> dict:
@@ -142,20 +173,9 @@ def run(cfg: EvalConfig) -> dict:
             todo.append(relpath)
     bar = tqdm(total=len(todo), unit="img", desc="colorizing", disable=not cfg.progress,
                file=sys.stderr, dynamic_ncols=True)
-    for batch in _batches(todo, cfg.batch_size):
-        loaded = []
-        for relpath in batch:
-            try:
-                loaded.append((relpath, imageio.read_image(root / relpath)))
-            except imageio.UnreadableImage as e:
-                report.unreadable.append({"path": relpath, "reason": str(e)})
-                bar.update(1)
-        if not loaded:
-            continue
-        results = inference.colorize_batch([img for _, img in loaded], model)
-        for (relpath, original), result in zip(loaded, results):
-            _handle_result(cfg, report, out, relpath, original, result)
-            bar.update(1)
+    for batch in _loaded_batches(cfg, root, todo, report, bar):
+        _colorize_batch(cfg, report, out, model, batch, bar)
+        del batch  # free its photos before the next batch is read
     bar.close()
     if cfg.grid:
         _flush_grid(report, out, final=True)

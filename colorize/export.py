@@ -1,6 +1,10 @@
 """Export a trained generator as a SavedModel.
 
     python -m colorize.export --model_dir=runs/wgan_l1 --output=exported/wgan_l1
+    python -m colorize.export --saved_model=old/ --output=new/   # re-export
+
+Re-exporting writes a SavedModel's generator (its predict_ab) again with
+this version's serving code, e.g. after serving_default got faster.
 
 Signatures:
 - serving_default: `image` uint8 [H, W, C] (C = 1 or 3, any H and W) ->
@@ -8,7 +12,8 @@ Signatures:
 - predict_ab: `l` float32 [B, S, S, 1], normalised L (L/50 - 1) -> `ab`
   float32 [B, S, S, 2], ab/110, at the trained size S.
 Only core TF ops are in the graph: loading needs neither colorize nor
-tensorflow-io.
+tensorflow-io. The full-resolution kernels are XLA-compiled functions
+(jit_compile), compiled on the first call in each process.
 """
 from __future__ import annotations
 
@@ -40,18 +45,33 @@ class ColorizerModule(tf.Module):
         return {"ab": self.predict_ab(l)}
 
     def _colorize(self, image):
-        rgb = tf.cast(image, tf.float32) / 255.0
-        return {"rgb": inference.colorize_rgb(rgb, self._predict_ab, self._size)}
+        return {"rgb": inference.colorize_image(image, self._predict_ab, self._size)}
 
 
-def export(model_dir: str, output: str, step: int | None = None, overwrite: bool = False) -> str:
-    """Write the SavedModel; returns the checkpoint it came from."""
-    if os.path.exists(output) and os.listdir(output):
-        if not overwrite:
-            raise FileExistsError(f"{output} exists and is not empty; pass --overwrite")
-        shutil.rmtree(output)
-    generator, cfg, path = inference.load_generator(model_dir, step)
-    module = ColorizerModule(generator, cfg.image_size)
+class _Restored(tf.Module):
+    """A loaded SavedModel's generator, called as ColorizerModule calls a
+    Keras generator (its predict_ab is already the inference graph). Only
+    the generator's variables and predict_ab are kept: not the old
+    serving function."""
+
+    def __init__(self, loaded):
+        super().__init__(name="restored")
+        self.weights = loaded.generator
+        self.predict_ab = loaded.predict_ab
+
+    def __call__(self, l, training=False):
+        del training
+        return self.predict_ab(l)
+
+
+def _check_output(output: str, overwrite: bool) -> None:
+    if os.path.exists(output) and os.listdir(output) and not overwrite:
+        raise FileExistsError(f"{output} exists and is not empty; pass --overwrite")
+
+
+def _save(module: ColorizerModule, output: str) -> None:
+    """Write to a temporary folder, then put it in place of output (which
+    may be the folder the module was loaded from)."""
     signatures = {
         "serving_default": module.colorize,
         "predict_ab": tf.function(
@@ -61,8 +81,25 @@ def export(model_dir: str, output: str, step: int | None = None, overwrite: bool
     tmp = output.rstrip("/") + ".tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     tf.saved_model.save(module, tmp, signatures=signatures)
+    if os.path.exists(output):
+        shutil.rmtree(output)
     os.replace(tmp, output)
+
+
+def export(model_dir: str, output: str, step: int | None = None, overwrite: bool = False) -> str:
+    """Write the SavedModel; returns the checkpoint it came from."""
+    _check_output(output, overwrite)
+    generator, cfg, path = inference.load_generator(model_dir, step)
+    _save(ColorizerModule(generator, cfg.image_size), output)
     return path
+
+
+def reexport(saved_model: str, output: str, overwrite: bool = False) -> None:
+    """Write a SavedModel exported here (by any version) again with this
+    version's signatures around the same generator."""
+    _check_output(output, overwrite)
+    loaded = tf.saved_model.load(saved_model)
+    _save(ColorizerModule(_Restored(loaded), int(loaded.render_size.numpy())), output)
 
 
 def main(argv):
@@ -71,8 +108,16 @@ def main(argv):
 
     f = flags.FLAGS
     try:
-        path = export(f.model_dir, f.output, f.step, f.overwrite)
-    except (FileNotFoundError, FileExistsError, ValueError) as e:
+        if bool(f.model_dir) == bool(f.saved_model):
+            raise ValueError("pass --model_dir or --saved_model (one of them)")
+        if f.saved_model and f.step is not None:
+            raise ValueError("--step needs --model_dir")
+        if f.saved_model:
+            reexport(f.saved_model, f.output, f.overwrite)
+            path = f.saved_model
+        else:
+            path = export(f.model_dir, f.output, f.step, f.overwrite)
+    except (OSError, ValueError) as e:  # missing or existing folders, bad flags
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(f"exported {path} -> {f.output}")
@@ -84,10 +129,12 @@ def _define_flags():
     from absl import flags
 
     flags.DEFINE_string("model_dir", None, "Training run (config.json + checkpoints).")
+    flags.DEFINE_string("saved_model", None, "Or a SavedModel exported here: re-exported with "
+                        "this version's serving code (--output may be the same folder).")
     flags.DEFINE_string("output", None, "SavedModel folder to write.")
     flags.DEFINE_integer("step", None, "Checkpoint step (default: the latest).")
     flags.DEFINE_bool("overwrite", False, "Replace an existing --output.")
-    flags.mark_flags_as_required(["model_dir", "output"])
+    flags.mark_flags_as_required(["output"])
 
 
 def run():

@@ -2,7 +2,8 @@
 worker processes use it).
 
 Every file comes back as sRGB float32 in [0, 1], shape [H, W, 3]:
-8- and 16-bit, gray, gray+alpha, RGB and RGBA, in any format OpenCV reads.
+8- and 16-bit, gray, gray+alpha, RGB and RGBA, in any format OpenCV reads
+(or, on request, as the file's uint8 or uint16 samples).
 """
 from __future__ import annotations
 
@@ -37,7 +38,8 @@ def list_images(root: str | os.PathLike) -> list[str]:
     return sorted(found)
 
 
-def _to_unit_float(img: np.ndarray) -> np.ndarray:
+def to_unit_float(img: np.ndarray) -> np.ndarray:
+    """uint8, uint16 or float samples -> float32 in [0, 1]."""
     if img.dtype == np.uint8:
         return img.astype(np.float32) / 255.0
     if img.dtype == np.uint16:
@@ -53,8 +55,18 @@ def _composite_on_white(color: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     return color * alpha + (1.0 - alpha)
 
 
-def decode_image(data: bytes) -> np.ndarray:
-    """Encoded bytes -> sRGB float32 [H, W, 3] in [0, 1].
+def _rgb_order(img: np.ndarray) -> np.ndarray:
+    """OpenCV's gray [H, W, 1] or BGR [H, W, 3] -> RGB [H, W, 3]."""
+    if img.shape[2] == 1:
+        return np.repeat(img, 3, axis=2)
+    return np.ascontiguousarray(img[..., ::-1])
+
+
+def decode_image(data: bytes, keep_depth: bool = False) -> np.ndarray:
+    """Encoded bytes -> sRGB float32 [H, W, 3] in [0, 1]; with keep_depth,
+    a file without alpha comes back as its uint8 or uint16 samples instead
+    (eval keeps photos so: a 48 MP photo is 144 MB in uint8, 576 MB in
+    float32).
 
     JPEG is decoded with IMREAD_COLOR so that OpenCV applies the EXIF
     orientation (cameras write it into JPEGs). Other formats are decoded
@@ -70,41 +82,47 @@ def decode_image(data: bytes) -> np.ndarray:
         img = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
     if img is None or img.size == 0:
         raise UnreadableImage("not a decodable image (corrupt, truncated or unsupported)")
-    img = _to_unit_float(img)
     if img.ndim == 2:
         img = img[..., None]
     channels = img.shape[2]
-    if channels == 1:
-        return np.repeat(img, 3, axis=2)
-    if channels == 2:
-        return np.repeat(_composite_on_white(img[..., :1], img[..., 1]), 3, axis=2)
-    if channels == 3:
-        return np.ascontiguousarray(img[..., ::-1])
-    if channels == 4:
-        return np.ascontiguousarray(_composite_on_white(img[..., 2::-1], img[..., 3]))
-    raise UnreadableImage(f"unsupported channel count {channels}")
+    if keep_depth and img.dtype in (np.uint8, np.uint16) and channels in (1, 3):
+        return _rgb_order(img)
+    img = to_unit_float(img)
+    if channels in (2, 4):
+        img = _composite_on_white(img[..., :-1], img[..., -1])
+    elif channels not in (1, 3):
+        raise UnreadableImage(f"unsupported channel count {channels}")
+    return _rgb_order(img)
 
 
-def read_image(path: str | os.PathLike) -> np.ndarray:
-    """A file -> sRGB float32 [H, W, 3] in [0, 1]; UnreadableImage on failure."""
+def read_image(path: str | os.PathLike, keep_depth: bool = False) -> np.ndarray:
+    """A file -> sRGB [H, W, 3] (see decode_image); UnreadableImage on failure."""
     try:
         with open(path, "rb") as f:
             data = f.read()
     except OSError as e:
         raise UnreadableImage(f"cannot read file: {e.strerror or e}") from e
-    return decode_image(data)
+    return decode_image(data, keep_depth)
 
 
 def to_uint8(rgb: np.ndarray) -> np.ndarray:
+    """Float in [0, 1] or uint16 -> uint8 (rounded); uint8 is returned as
+    it is."""
+    if rgb.dtype == np.uint8:
+        return rgb
+    if rgb.dtype == np.uint16:
+        # round(x / 257) (= round(x / 65535 * 255)), computed in OpenCV's
+        # float32 without a full-size float copy; exact: x / 257 is never
+        # within float32 rounding of a half.
+        return cv2.convertScaleAbs(rgb, alpha=1.0 / 257.0)
     return np.clip(np.rint(rgb * 255.0), 0, 255).astype(np.uint8)
 
 
 def write_image(path: str | os.PathLike, rgb: np.ndarray) -> None:
-    """Write sRGB (uint8, or float in [0, 1]) to path; the format follows
+    """Write sRGB (uint8, uint16, or float in [0, 1]) to path; the format follows
     the extension. Written to a temporary name first, then renamed, so an
     interrupted run leaves no truncated output."""
-    if rgb.dtype != np.uint8:
-        rgb = to_uint8(rgb)
+    rgb = to_uint8(rgb)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     ok, encoded = cv2.imencode(path.suffix or ".png", np.ascontiguousarray(rgb[..., ::-1]))

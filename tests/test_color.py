@@ -1,9 +1,11 @@
-"""colorize.color against hand-computed CIE Lab values and between its routes."""
+"""colorize.color against hand-computed CIE Lab values, between its routes,
+and against tensorflow-io's colour ops, which the TF route replaced."""
 import os
 
 import numpy as np
 import pytest
 import tensorflow as tf
+import tensorflow_io as tfio
 
 from colorize import color
 
@@ -48,6 +50,11 @@ def test_lab_to_rgb_of_reference_values(route):
     np.testing.assert_allclose(rgb, REF_RGB, atol=2e-3)
 
 
+def test_lightness_matches_hand_computed_values():
+    np.testing.assert_allclose(color.lightness(tf.constant(REF_RGB)).numpy(), REF_LAB[..., 0],
+                               atol=0.05)
+
+
 def test_tf_and_numpy_routes_agree_on_random_images():
     for seed in range(3):
         rgb = random_rgb(seed=seed)
@@ -81,6 +88,82 @@ def test_gray_has_no_chroma(route):
     assert lab[0, 0, 0] == pytest.approx(0.0, abs=0.01)
     assert lab[0, -1, 0] == pytest.approx(100.0, abs=0.01)
     assert color.mean_chroma_np(lab) < 0.01
+
+
+# --- The TF route against tensorflow-io's ops, which it replaced --------------
+# Same definition (constants), computed differently: float32 rounding only.
+
+def all_uint8_colours_sample(seed=0):
+    """Every 8-bit level in each channel (gray ramp) plus random colours."""
+    levels = np.repeat(np.arange(256, dtype=np.uint8)[:, None], 3, axis=1)[None]
+    rand = np.random.default_rng(seed).integers(0, 256, (1, 4096, 3), dtype=np.uint8)
+    return np.concatenate([levels, rand], axis=1)  # [1, 4352, 3]
+
+
+def test_rgb_to_lab_matches_tensorflow_io():
+    rgb = random_rgb(64, 64, seed=11)
+    expected = tfio.experimental.color.rgb_to_lab(rgb).numpy()
+    np.testing.assert_allclose(color.rgb_to_lab(tf.constant(rgb)).numpy(), expected, atol=1e-3)
+    u8 = all_uint8_colours_sample()
+    expected = tfio.experimental.color.rgb_to_lab(u8.astype(np.float32) / 255.0).numpy()
+    np.testing.assert_allclose(color.rgb_to_lab(tf.constant(u8)).numpy(), expected, atol=1e-3)
+    np.testing.assert_allclose(color.lightness(tf.constant(u8)).numpy(), expected[..., 0],
+                               atol=1e-3)
+
+
+def test_lab_to_rgb_matches_tensorflow_io():
+    lab = random_lab(40000, seed=4)  # much of it out of gamut: the clipping too
+    expected = np.clip(tfio.experimental.color.lab_to_rgb(lab).numpy(), 0.0, 1.0)
+    np.testing.assert_allclose(color.lab_to_rgb(tf.constant(lab)).numpy(), expected, atol=1e-5)
+
+
+def test_lab_to_uint8_within_one_level_of_tensorflow_io_and_opencv():
+    lab = random_lab(40000, seed=5)
+    got = color.lab_to_uint8(*np.moveaxis(lab, -1, 0)).numpy().astype(int)
+    assert got.shape == lab.shape
+    tfio_u8 = np.round(np.clip(tfio.experimental.color.lab_to_rgb(lab).numpy(), 0, 1) * 255)
+    assert np.abs(got - tfio_u8).max() <= 1
+    # OpenCV's float conversion (its own constants) as an independent
+    # reference, on the colours inside the sRGB gamut (it clips others
+    # differently).
+    cv = np.clip(color.lab_to_rgb_np(lab), 0.0, 1.0)
+    in_gamut = np.abs(color.rgb_to_lab_np(cv) - lab).max(axis=-1) < 0.5
+    assert in_gamut.mean() > 0.1
+    assert np.abs(got - np.round(cv * 255))[in_gamut].max() <= 1
+
+
+def test_lab_to_uint8_gives_real_photos_back():
+    """Photo -> Lab (OpenCV's route) -> uint8: every pixel comes back."""
+    import skimage.data
+
+    for photo in (skimage.data.astronaut(), skimage.data.coffee()):
+        lab = color.rgb_to_lab_np(photo.astype(np.float32) / 255.0)
+        back = color.lab_to_uint8(*np.moveaxis(lab, -1, 0)).numpy()
+        np.testing.assert_array_equal(back, photo)
+
+
+def test_uint8_table_is_the_srgb_curve():
+    table = color.uint8_to_linear_table().numpy()
+    levels = np.arange(256) / 255.0
+    by_hand = np.where(levels <= 0.04045, levels / 12.92, ((levels + 0.055) / 1.055) ** 2.4)
+    np.testing.assert_allclose(table, by_hand, rtol=1e-6, atol=1e-9)
+
+
+def test_gamma_table_rounds_correctly_except_next_to_a_boundary():
+    """The output curve read from the table is the correctly rounded 8-bit
+    level, or one off where the exact level is within 0.025 of x.5 (the
+    bound in color.GAMMA_TABLE_STEPS's comment)."""
+    v = np.random.default_rng(6).random(200_000)
+    v[:20_000] *= 0.01  # near black, where the curve is steepest
+    exact = 255.0 * np.where(v > 0.0031308, 1.055 * v ** (1 / 2.4) - 0.055, 12.92 * v)
+    got = color.linear_to_uint8(tf.constant(v, tf.float32)).numpy().astype(int)
+    off = got != np.round(exact)
+    assert np.abs(got - np.round(exact)).max() <= 1
+    assert off.mean() < 0.005
+    assert np.all(np.abs(exact[off] - np.floor(exact[off]) - 0.5) < 0.025)
+    # out of range: clipped
+    assert color.linear_to_uint8(tf.constant([-0.5, 0.0, 1.0, 7.0])).numpy().tolist() == \
+        [0, 0, 255, 255]
 
 
 def test_mean_chroma_by_hand():

@@ -1,4 +1,5 @@
 """eval.py and the SavedModel export on a tiny trained run."""
+import dataclasses
 import json
 import os
 import subprocess
@@ -101,6 +102,29 @@ def test_refuses_output_inside_input_and_missing_model(run_dir, photos):
         evaluate.run(cfg_for(run_dir, root, root.parent / "o", step=99))
 
 
+def test_batches_stop_at_batch_size_or_batch_pixels(photos, tmp_path, monkeypatch):
+    """--batch_size photos per generator call, fewer once a batch holds
+    BATCH_PIXELS pixels (so memory does not grow with --batch_size)."""
+    root, _ = photos
+    calls = []
+
+    def predict(l):
+        calls.append(int(l.shape[0]))
+        return tf.zeros(tf.concat([tf.shape(l)[:3], [2]], axis=0))
+
+    monkeypatch.setattr(evaluate, "load_model", lambda cfg: inference.Model(predict, 16, "count"))
+    cfg = evaluate.EvalConfig(input=str(root), output=str(tmp_path / "a"), batch_size=8,
+                              progress=False)
+    evaluate.run(cfg)
+    assert calls == [6]  # the six readable photos
+    calls.clear()
+    monkeypatch.setattr(evaluate, "BATCH_PIXELS", 3000)
+    evaluate.run(dataclasses.replace(cfg, output=str(tmp_path / "b")))
+    # sorted: big (123000 px) | gray (600), sub/dir/square (4096) | tall (1620),
+    # tiny (35), wide (2250)
+    assert calls == [1, 2, 3]
+
+
 def test_metrics_files_and_gray_baseline(run_dir, photos, tmp_path):
     root, sizes = photos
     out = tmp_path / "gray"
@@ -174,6 +198,25 @@ def test_saved_model_cli_lists_both_signatures(exported):
 def test_export_refuses_to_overwrite(run_dir, exported):
     with pytest.raises(FileExistsError, match="--overwrite"):
         export.export(run_dir, exported)
+
+
+def test_reexport_keeps_the_generator_and_serves_the_same(exported, photos, tmp_path):
+    """A SavedModel written again (as the shipped model can be after the
+    serving code changes): same predict_ab, same serving_default pixels;
+    in place with --overwrite."""
+    copy = tmp_path / "copy"
+    export.reexport(exported, str(copy))
+    with pytest.raises(FileExistsError, match="--overwrite"):
+        export.reexport(str(copy), str(copy))
+    export.reexport(str(copy), str(copy), overwrite=True)
+    a, b = tf.saved_model.load(exported), tf.saved_model.load(str(copy))
+    assert int(b.render_size.numpy()) == int(a.render_size.numpy()) == 32
+    l = tf.random.stateless_uniform([2, 32, 32, 1], [1, 2], -1.0, 1.0)
+    np.testing.assert_array_equal(b.signatures["predict_ab"](l=l)["ab"].numpy(),
+                                  a.signatures["predict_ab"](l=l)["ab"].numpy())
+    image = tf.constant(imageio.read_image(photos[0] / "wide.png", keep_depth=True))
+    np.testing.assert_array_equal(b.signatures["serving_default"](image=image)["rgb"].numpy(),
+                                  a.signatures["serving_default"](image=image)["rgb"].numpy())
 
 
 def test_eval_cli(run_dir, photos, tmp_path):

@@ -168,6 +168,45 @@ def test_decode_image_from_bytes(tmp_path):
         imageio.decode_image(b"")
 
 
+def test_keep_depth_gives_the_samples_and_float_for_alpha(tmp_path):
+    """keep_depth: 8- and 16-bit RGB and gray files as their samples (RGB
+    order, gray repeated); alpha files still float (composited)."""
+    import cv2
+
+    rgb = rgb_pattern(6, 7, seed=8)
+    deep = rgb.astype(np.uint16) * 257 + np.arange(7, dtype=np.uint16)[None, :, None]
+    Image.fromarray(rgb, "RGB").save(tmp_path / "rgb.png")
+    Image.fromarray(rgb[..., 1], "L").save(tmp_path / "gray.png")
+    Image.fromarray(rgb, "RGB").save(tmp_path / "rgb.jpg", quality=90)
+    Image.fromarray(np.dstack([rgb, np.full((6, 7), 128, np.uint8)]), "RGBA").save(
+        tmp_path / "alpha.png")
+    assert cv2.imwrite(str(tmp_path / "deep.png"), np.ascontiguousarray(deep[..., ::-1]))
+    got = imageio.read_image(tmp_path / "rgb.png", keep_depth=True)
+    assert got.dtype == np.uint8 and got.flags.c_contiguous
+    np.testing.assert_array_equal(got, rgb)
+    np.testing.assert_array_equal(imageio.read_image(tmp_path / "gray.png", keep_depth=True),
+                                  np.repeat(rgb[..., 1:2], 3, axis=2))
+    jpeg = imageio.read_image(tmp_path / "rgb.jpg", keep_depth=True)
+    assert jpeg.dtype == np.uint8
+    np.testing.assert_allclose(imageio.read_image(tmp_path / "rgb.jpg"), jpeg / 255.0, atol=1e-6)
+    got16 = imageio.read_image(tmp_path / "deep.png", keep_depth=True)
+    assert got16.dtype == np.uint16
+    np.testing.assert_array_equal(got16, deep)
+    np.testing.assert_allclose(imageio.to_unit_float(got16),
+                               imageio.read_image(tmp_path / "deep.png"))
+    alpha = imageio.read_image(tmp_path / "alpha.png", keep_depth=True)
+    check_float_image(alpha, (6, 7, 3))
+    np.testing.assert_array_equal(alpha, imageio.read_image(tmp_path / "alpha.png"))
+
+
+def test_to_uint8_of_uint16_rounds_as_the_float_route():
+    every = np.arange(65536, dtype=np.uint16).reshape(256, 256, 1).repeat(3, axis=2)
+    np.testing.assert_array_equal(imageio.to_uint8(every),
+                                  imageio.to_uint8(every.astype(np.float64) / 65535.0))
+    img = rgb_pattern(3, 4)
+    assert imageio.to_uint8(img) is img
+
+
 # --- listing and writing ------------------------------------------------------
 
 def test_list_images_recursive_sorted_filtered(tmp_path):

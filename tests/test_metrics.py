@@ -8,7 +8,7 @@ import scipy.signal
 import skimage.data
 import skimage.metrics
 
-from colorize import metrics
+from colorize import color, metrics
 
 
 def _random_rgb(h, w, seed=0, low=0, high=256):
@@ -185,6 +185,41 @@ def test_colourfulness_flat_colour():
 def test_colourfulness_gray_is_zero():
     gray = np.repeat(_random_rgb(5, 6)[..., :1], 3, axis=-1)
     assert metrics.colourfulness(gray) == 0.0
+
+
+# --- Row strips -----------------------------------------------------------------
+
+def test_row_strips_cover_the_rows_once():
+    assert list(metrics.row_strips(7, metrics.STRIP_PIXELS // 3)) == [(0, 3), (3, 6), (6, 7)]
+    assert list(metrics.row_strips(2, 10 * metrics.STRIP_PIXELS)) == [(0, 1), (1, 2)]
+
+
+def test_strips_give_the_whole_image_values(monkeypatch):
+    """Scored a few rows at a time, every metric equals the whole-image
+    computation (skimage's PSNR and SSIM, NumPy's moments, the AuC and the
+    mean chroma of whole-image Lab)."""
+    true = cv2.resize(skimage.data.astronaut(), (90, 77), interpolation=cv2.INTER_AREA)
+    noise = np.random.default_rng(7).normal(0, 20, true.shape)
+    pred = np.clip(np.rint(true * [0.7, 1.0, 1.2] + noise), 0, 255).astype(np.uint8)
+    t64 = true.astype(np.float64)
+    rg, yb = t64[..., 0] - t64[..., 1], 0.5 * (t64[..., 0] + t64[..., 1]) - t64[..., 2]
+    expected = {
+        "psnr": skimage.metrics.peak_signal_noise_ratio(true, pred, data_range=255),
+        "ssim": skimage.metrics.structural_similarity(
+            pred, true, gaussian_weights=True, sigma=1.5, use_sample_covariance=False,
+            data_range=255, channel_axis=-1),
+        "auc": metrics.ab_error_auc(metrics.rgb_u8_to_ab(pred), metrics.rgb_u8_to_ab(true)),
+        "colourfulness": math.hypot(rg.std(), yb.std()) + 0.3 * math.hypot(rg.mean(), yb.mean()),
+        "chroma": color.mean_chroma_np(color.rgb_to_lab_np(true / 255.0)),
+    }
+    monkeypatch.setattr(metrics, "STRIP_PIXELS", 4 * 90)  # 4-row strips, 2 for SSIM's valid map
+    got = {"psnr": metrics.psnr(pred, true), "ssim": metrics.ssim(pred, true),
+           "auc": metrics.auc_rgb(pred, true), "colourfulness": metrics.colourfulness(true),
+           "chroma": metrics.mean_chroma(true)}
+    for key, value in expected.items():
+        # (mean_chroma_np averages float32 values: rounding at 1e-7)
+        assert got[key] == pytest.approx(value, rel=1e-6 if key == "chroma" else 1e-9), key
+    assert 0.2 < got["ssim"] < 0.9 and 0 < got["auc"] < 100  # not trivial cases
 
 
 # --- score and summarize --------------------------------------------------------
