@@ -25,4 +25,9 @@ import tensorflow_io  # noqa: E402,F401
 
 from colorize import color  # noqa: E402,F401
 
+# TensorFlow's Python logger has a stderr handler of its own and also passes
+# its records up to the root logger, where absl (our entry points) prints
+# them again: every TF line appeared twice. Its own handler prints them once.
+_logging.getLogger("tensorflow").propagate = False
+
 __version__ = "0.1.0"
