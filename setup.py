@@ -31,9 +31,10 @@ setup(
         # prints "Unable to register cuDNN/cuFFT/cuBLAS factory" errors on
         # every start, GPU or not. For a GPU, see the README's Install.
         "tensorflow-cpu>=2.16.1,<2.17",
-        # The Keras 3 minor the tests run on (3.7.0 broke Dropout under
-        # MirroredStrategy: Keras minors do change behaviour).
-        "keras>=3.15,<3.16",
+        # The Keras 3 minors the tests and smoke tests run on (3.7.0 broke
+        # Dropout under MirroredStrategy: Keras minors do change behaviour):
+        # 3.15 on Python 3.11+, 3.12 on 3.10 (Keras 3.13 dropped it).
+        "keras>=3.12,<3.16",
         "tensorflow-io>=0.37.0,<0.38",
         "numpy>=1.23,<2",  # TF 2.16 is built against numpy 1.x
         "opencv-python-headless>=4.8,<5",

@@ -79,7 +79,7 @@ class BatchNorm(layers.BatchNormalization):
     (synchronized) statistics and inference keep Keras's own path."""
 
     def call(self, inputs, training=None, mask=None):
-        if not training or self.synchronized or len(inputs.shape) != 4 or self.axis != [3]:
+        if not training or self.synchronized or len(inputs.shape) != 4 or self.axis not in (-1, 3):
             return super().call(inputs, training=training, mask=mask)
         channels = inputs.shape[-1]
         scale = self.gamma if self.scale else tf.ones([channels], tf.float32)

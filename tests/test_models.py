@@ -187,6 +187,9 @@ def test_fused_batchnorm_matches_keras_batchnorm():
     np.testing.assert_allclose(ours.moving_variance.numpy(), 0.9 + 0.1 * flat.var(0), rtol=1e-5)
     assert [v.path for v in ours.weights] == [v.path.replace(keras_bn.name, ours.name)
                                               for v in keras_bn.weights]
+    graph = tf.function(lambda v: ours(v, training=True)).get_concrete_function(
+        tf.TensorSpec(x.shape)).graph
+    assert "FusedBatchNormV3" in {op.type for op in graph.get_operations()}  # the fast path ran
 
 
 def test_bilinear_upsampling_matches_keras_upsampling():
