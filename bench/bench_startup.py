@@ -46,8 +46,8 @@ def main():
         from skimage import data as skdata
 
         imageio.write_image(os.path.join(photo_dir, "coffee.png"), skdata.coffee())  # 0.24 MP
-        commands = {
-            "import": [py, "-c", "import colorize.trainer"],
+        commands = {  # run i -> command (fresh output folders per run)
+            "import": lambda i: [py, "-c", "import colorize.trainer"],
             "train (1 step)": lambda i: [py, "train.py", f"--data={data}", "--max_steps=1",
                                          f"--model_dir={tmp}/run{i}", "--width=0.25",
                                          "--batch_size=8"],
@@ -56,7 +56,7 @@ def main():
         }
         print(f"{os.cpu_count()} cores; median of {a.repeats} fresh processes")
         for name, cmd in commands.items():
-            times = [timed(cmd(i) if callable(cmd) else cmd) for i in range(a.repeats)]
+            times = [timed(cmd(i)) for i in range(a.repeats)]
             print(f"{name:>16}: {statistics.median(times):5.1f} s", flush=True)
 
 
