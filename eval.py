@@ -4,12 +4,19 @@
     python eval.py --model_dir=runs/wgan_l1 --input=old_photos/ --output=colorized/
     python eval.py --model_dir=runs/wgan_l1 --input=val/ --output=out/ --metrics --grid
     python eval.py --model=gray --input=val/ --output=out_gray/ --metrics   # baseline
+
+Exit status: 0 every photo colorized (or already there), 1 finished but
+some files were skipped (listed with reasons), 2 bad flags, folders or
+model (nothing done), 128 + signal number when stopped by SIGINT/SIGTERM
+(photos written so far are kept).
 """
 from __future__ import annotations
 
 import sys
 
 from absl import app, flags
+
+from colorize import imageio
 
 flags.DEFINE_string("input", None, "Folder of photos (walked recursively) or one file.")
 flags.DEFINE_string("output", None, "Folder for the results, same relative paths as --input.")
@@ -23,6 +30,8 @@ flags.DEFINE_integer("render_size", None, "Size the generator runs at (default: 
 flags.DEFINE_bool("metrics", False, "Score against the inputs' colours: metrics.csv/.json.")
 flags.DEFINE_bool("grid", False, "Write comparison sheets (gray | colorized | original).")
 flags.DEFINE_bool("overwrite", False, "Replace outputs that already exist.")
+flags.DEFINE_float("max_megapixels", imageio.MAX_PIXELS / 1e6, "Skip photos larger than this, with the reason "
+                   "(bounds memory: about 0.6 GiB + 20 bytes a pixel).")
 flags.DEFINE_integer("batch_size", 8, "Photos per generator call, at most: a batch also "
                      "ends once its photos are large (colorize.evaluate.BATCH_PIXELS), so "
                      "memory does not grow with it.")
@@ -32,20 +41,25 @@ FLAGS = flags.FLAGS
 
 def main(argv):
     del argv
-    from colorize import evaluate
+    from colorize import evaluate, folders
 
     cfg = evaluate.EvalConfig(
         input=FLAGS.input, output=FLAGS.output, model_dir=FLAGS.model_dir, step=FLAGS.step,
         saved_model=FLAGS.saved_model, model=FLAGS.model, render_size=FLAGS.render_size,
         metrics=FLAGS.metrics, grid=FLAGS.grid, overwrite=FLAGS.overwrite,
-        batch_size=FLAGS.batch_size)
+        batch_size=FLAGS.batch_size, max_pixels=round(FLAGS.max_megapixels * 1e6))
     try:
-        summary = evaluate.run(cfg)
+        with folders.stop_on_signals():
+            summary = evaluate.run(cfg)
     except (evaluate.EvalError, FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
-        return 2
+        return folders.EXIT_USAGE
+    except folders.Stopped as e:
+        print(f"stopped by {e}: the photos written so far are kept (and scored, with "
+              "--metrics); run the same command again to do the rest", file=sys.stderr)
+        return e.exit_status
     print(evaluate.format_summary(summary))
-    return 0
+    return evaluate.exit_status(summary)
 
 
 def run():

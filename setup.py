@@ -40,10 +40,13 @@ setup(
         "opencv-python-headless>=4.8,<5",
         "absl-py>=1.0",
         "tqdm>=4.60",
+        # Image headers read without decoding (the pixel limit is checked
+        # before any memory is spent) and GIF, which OpenCV does not read.
+        "pillow>=9",
         # Ships the real colour photographs used as the offline built-in sample.
         "scikit-image>=0.21",
     ],
-    extras_require={"test": ["pytest>=7", "pillow>=9"]},
+    extras_require={"test": ["pytest>=7"]},
     entry_points={
         "console_scripts": [
             # Each the same program as its module or script, same flags.

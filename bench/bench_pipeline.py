@@ -91,10 +91,10 @@ def main() -> int:
         print(f"skipping the benchmark: photo folder {data} not found (pass --data=DIR)")
         return 0
 
-    from colorize import imageio
+    from colorize import folders
     from colorize.data import builder
 
-    files = [data / rel for rel in imageio.list_images(data)]
+    files = [data / rel for rel in folders.list_images(data)]
     jpegs = [f for f in files if f.suffix.lower() in (".jpg", ".jpeg")][: args.opencv_images]
     print(f"data: {data} ({len(files)} files), {os.cpu_count()} cores, build workers {args.workers}")
     rows = []

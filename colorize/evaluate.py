@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import io
 import json
 import math
 import os
@@ -13,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from colorize import imageio, inference, metrics, visualize
+from colorize import folders, imageio, inference, metrics, visualize
 
 GRID_DIR = "_grids"
 GRID_ROWS = 8
@@ -47,6 +48,7 @@ class EvalConfig:
     grid: bool = False
     overwrite: bool = False
     batch_size: int = 8
+    max_pixels: int = imageio.MAX_PIXELS  # larger photos are skipped with the reason
     progress: bool = True
 
 
@@ -66,34 +68,51 @@ def load_model(cfg: EvalConfig) -> inference.Model:
     return inference.shipped_model()
 
 
-def _inputs(cfg: EvalConfig) -> tuple[Path, list[str], Path]:
+@dataclasses.dataclass
+class _Folder:
+    root: Path
+    out: Path
+    scan: folders.Scan
+    outputs: dict  # input relpath -> output relpath
+
+
+def _inputs(cfg: EvalConfig) -> _Folder:
     src = Path(cfg.input)
     if src.is_file():
-        root, files = src.parent, [src.name]
+        root, found = src.parent, folders.Scan(images=[src.name])
     elif src.is_dir():
-        root, files = src, imageio.list_images(src)
+        root, found = src, folders.scan(src)
     else:
         raise EvalError(f"--input does not exist: {src}")
-    if not files:
+    if not found.images and not found.skipped:
         raise EvalError(f"--input holds no image files: {src}")
     out = Path(cfg.output)
-    if out.resolve() == root.resolve() or root.resolve() in out.resolve().parents:
+    if folders.inside(out, root):
         raise EvalError(f"--output must not be inside --input ({root}): eval never writes there")
     if cfg.batch_size < 1:
         raise EvalError(f"--batch_size must be >= 1, got {cfg.batch_size}")
-    return root, files, out
+    if cfg.max_pixels < 1:
+        raise EvalError(f"--max_megapixels must be > 0, got {cfg.max_pixels / 1e6:g}")
+    outputs = folders.output_names(found.images)
+    # --input inside --output: an input's output could land on another input.
+    inside_input = [rel for rel, name in outputs.items() if folders.inside(out / name, root)]
+    if inside_input:
+        raise EvalError(f"the output of {folders.display_name(inside_input[0])} would land "
+                        f"inside --input ({root}); choose an --output outside it")
+    return _Folder(root, out, found, outputs)
 
 
 def _loaded_batches(cfg: EvalConfig, root: Path, todo: list[str], report, bar):
     """Lists of (relpath, photo) of at most cfg.batch_size photos and about
     BATCH_PIXELS pixels. Photos keep the file's 8 or 16 bits (a quarter or
-    a half of float32's memory). Unreadable files are reported, skipped."""
+    a half of float32's memory). Files that fail to read are skipped with
+    the reason."""
     batch, pixels = [], 0
     for relpath in todo:
         try:
-            photo = imageio.read_image(root / relpath, keep_depth=True)
-        except imageio.UnreadableImage as e:
-            report.unreadable.append({"path": relpath, "reason": str(e)})
+            photo = imageio.read_image(root / relpath, keep_depth=True, max_pixels=cfg.max_pixels)
+        except Exception as e:  # noqa: BLE001 - any failure is this file's skip reason
+            report.skip(relpath, e)
             bar.update(1)
             continue
         batch.append((relpath, photo))
@@ -106,13 +125,29 @@ def _loaded_batches(cfg: EvalConfig, root: Path, todo: list[str], report, bar):
 
 
 class _Report:
-    """What happened to every file, and the metric rows."""
+    """What happened to every file, and the metric rows (keyed by display
+    name: metrics.csv/json hold any file name)."""
 
     def __init__(self):
-        self.written, self.exists, self.unreadable, self.gray_inputs = [], [], [], []
-        self.rows: list[dict] = []
+        self.written, self.exists, self.skipped, self.gray_inputs = [], [], [], []
+        self.rows: dict[str, dict] = {}
         self.grid_rows: list[list[np.ndarray]] = []
         self.sheets: list[str] = []
+
+    def skip(self, relpath: str, error: Exception) -> None:
+        reason = str(error) if isinstance(error, imageio.UnreadableImage) else (
+            f"{type(error).__name__}: {str(error).strip() or 'no message'}")
+        self.skipped.append({"path": folders.display_name(relpath), "reason": reason})
+
+    def score(self, relpath: str, original: np.ndarray, result: np.ndarray) -> None:
+        true_u8 = imageio.to_uint8(original)
+        name = folders.display_name(relpath)
+        if metrics.mean_chroma(true_u8) < GRAY_INPUT_CHROMA:
+            self.gray_inputs.append(name)
+        else:
+            h, w = original.shape[:2]
+            self.rows[name] = {"path": name, "width": w, "height": h,
+                               **metrics.score(result, true_u8)}
 
 
 def _panel(rgb: np.ndarray) -> np.ndarray:
@@ -130,77 +165,141 @@ def _flush_grid(report: _Report, out: Path, final: bool = False) -> None:
         report.sheets.append(str(path))
 
 
-def _handle_result(cfg, report, out, relpath, original, result):
-    target = out / relpath
-    try:
-        imageio.write_image(target, result)
-    except OSError:  # an extension OpenCV reads but cannot write
-        target = target.with_suffix(".png")
-        imageio.write_image(target, result)
+def _handle_result(cfg, report, folder, relpath, original, result):
+    target = folder.out / folder.outputs[relpath]
+    imageio.write_image(target, result)
     report.written.append(str(target))
     if cfg.metrics:
-        true_u8 = imageio.to_uint8(original)
-        if metrics.mean_chroma(true_u8) < GRAY_INPUT_CHROMA:
-            report.gray_inputs.append(relpath)
-        else:
-            h, w = original.shape[:2]
-            report.rows.append({"path": relpath, "width": w, "height": h,
-                                **metrics.score(result, true_u8)})
+        report.score(relpath, original, result)
     if cfg.grid:
         panel = _panel(original)
         report.grid_rows.append([visualize.gray_of(panel), _panel(result), panel])
-        _flush_grid(report, out)
+        _flush_grid(report, folder.out)
 
 
-def _colorize_batch(cfg, report, out, model, batch, bar) -> None:
-    results = inference.colorize_batch([photo for _, photo in batch], model)
+def _colorize_batch(cfg, report, folder, model, batch, bar) -> None:
+    """One generator call for the batch; if it fails, each photo alone, so
+    that one bad photo is skipped with its reason and the others go on."""
+    try:
+        results = inference.colorize_batch([photo for _, photo in batch], model)
+    except Exception as e:  # noqa: BLE001
+        if len(batch) == 1:
+            report.skip(batch[0][0], e)
+            bar.update(1)
+            return
+        for item in batch:
+            _colorize_batch(cfg, report, folder, model, [item], bar)
+        return
     for (relpath, original), result in zip(batch, results):
-        _handle_result(cfg, report, out, relpath, original, result)
+        try:
+            _handle_result(cfg, report, folder, relpath, original, result)
+        except Exception as e:  # noqa: BLE001
+            report.skip(relpath, e)
         bar.update(1)
 
 
+def _earlier_metrics(cfg: EvalConfig, folder: _Folder, report: _Report) -> None:
+    """Scores of outputs an earlier run wrote (kept, not overwritten), so
+    that metrics.csv/json cover the whole folder: taken from the earlier
+    metrics.json, or computed from the output file when it has none."""
+    earlier = {}
+    path = folder.out / "metrics.json"
+    if path.exists():
+        try:
+            doc = json.loads(path.read_text())
+            earlier = {row["path"]: row for row in doc.get("per_image", [])}
+            gray = set(doc.get("gray_inputs_not_scored", []))
+        except (OSError, ValueError, KeyError, TypeError):
+            earlier, gray = {}, set()
+    else:
+        gray = set()
+    for relpath in report.exists:
+        name = folders.display_name(relpath)
+        if name in earlier:
+            # JSON holds a non-finite value as null: for PSNR that is +inf
+            # (an output identical to the photo).
+            report.rows[name] = {k: ((math.inf if k == "psnr" else math.nan) if v is None else v)
+                                 for k, v in earlier[name].items()}
+        elif name in gray:
+            report.gray_inputs.append(name)
+        else:
+            try:
+                original = imageio.read_image(folder.root / relpath, keep_depth=True,
+                                              max_pixels=cfg.max_pixels)
+                result = imageio.read_image(folder.out / folder.outputs[relpath], keep_depth=True,
+                                            max_pixels=cfg.max_pixels)
+                if result.shape != original.shape:
+                    raise ValueError(f"earlier output is {result.shape[1]}x{result.shape[0]}, "
+                                     f"the photo {original.shape[1]}x{original.shape[0]}")
+                report.score(relpath, original, imageio.to_uint8(result))
+            except Exception as e:  # noqa: BLE001
+                report.skip(relpath, RuntimeError(f"cannot score the earlier output: {e}"))
+
+
 def run(cfg: EvalConfig) -> dict:
-    """Colorize cfg.input into cfg.output; returns the summary dict."""
-    root, files, out = _inputs(cfg)
+    """Colorize cfg.input into cfg.output; returns the summary dict. When
+    stopped by folders.Stopped, metrics of the photos done so far are
+    written before it propagates (a resumed run keeps them)."""
+    folder = _inputs(cfg)
     model = load_model(cfg)
-    out.mkdir(parents=True, exist_ok=True)
+    folder.out.mkdir(parents=True, exist_ok=True)
     report = _Report()
+    report.skipped.extend(folder.scan.skipped)
     todo = []
-    for relpath in files:
-        if not cfg.overwrite and (out / relpath).exists():
+    for relpath in folder.scan.images:
+        if not cfg.overwrite and (folder.out / folder.outputs[relpath]).exists():
             report.exists.append(relpath)
         else:
             todo.append(relpath)
+    if cfg.metrics:
+        _earlier_metrics(cfg, folder, report)
     bar = tqdm(total=len(todo), unit="img", desc="colorizing", disable=not cfg.progress,
                file=sys.stderr, dynamic_ncols=True)
-    for batch in _loaded_batches(cfg, root, todo, report, bar):
-        _colorize_batch(cfg, report, out, model, batch, bar)
-        del batch  # free its photos before the next batch is read
-    bar.close()
+    try:
+        for batch in _loaded_batches(cfg, folder.root, todo, report, bar):
+            _colorize_batch(cfg, report, folder, model, batch, bar)
+            del batch  # free its photos before the next batch is read
+    finally:
+        bar.close()
+        if cfg.metrics:
+            mean = _write_metrics(folder.out, model.name, report)
     if cfg.grid:
-        _flush_grid(report, out, final=True)
+        _flush_grid(report, folder.out, final=True)
     summary = {
-        "model": model.name, "input": str(root), "output": str(out),
-        "found": len(files), "written": len(report.written),
-        "skipped_existing": len(report.exists), "unreadable": report.unreadable,
+        "model": model.name, "input": str(folder.root), "output": str(folder.out),
+        "found": len(folder.scan.images) + len(folder.scan.skipped),
+        "written": len(report.written), "skipped_existing": len(report.exists),
+        "skipped": report.skipped, "ignored": len(folder.scan.ignored),
         "grid_sheets": report.sheets,
     }
     if cfg.metrics:
-        summary["metrics"] = _write_metrics(out, model.name, report)
+        summary["metrics"] = mean
     return summary
 
 
+def exit_status(summary: dict) -> int:
+    return folders.EXIT_SKIPPED if summary["skipped"] else folders.EXIT_OK
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
 def _write_metrics(out: Path, model_name: str, report: _Report) -> dict:
-    mean = metrics.summarize(report.rows) if report.rows else {"count": 0}
-    with open(out / "metrics.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=["path", "width", "height", *METRIC_KEYS])
-        writer.writeheader()
-        for row in report.rows:
-            writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
-    doc = {"model": model_name, "mean": mean, "gray_inputs_not_scored": report.gray_inputs,
+    rows = [report.rows[name] for name in sorted(report.rows)]
+    mean = metrics.summarize(rows) if rows else {"count": 0}
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=["path", "width", "height", *METRIC_KEYS])
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
+    _write_atomic(out / "metrics.csv", text.getvalue())
+    doc = {"model": model_name, "mean": mean, "gray_inputs_not_scored": sorted(report.gray_inputs),
            "per_image": [{k: (None if isinstance(v, float) and not math.isfinite(v) else v)
-                          for k, v in row.items()} for row in report.rows]}
-    (out / "metrics.json").write_text(json.dumps(doc, indent=2) + "\n")
+                          for k, v in row.items()} for row in rows]}
+    _write_atomic(out / "metrics.json", json.dumps(doc, indent=2) + "\n")
     return mean
 
 
@@ -208,11 +307,12 @@ def format_summary(summary: dict) -> str:
     lines = [f"{summary['model']}: {summary['found']} image files in {summary['input']}",
              f"  wrote {summary['written']} to {summary['output']}; "
              f"{summary['skipped_existing']} already there (kept; --overwrite replaces them); "
-             f"{len(summary['unreadable'])} unreadable"]
-    for item in summary["unreadable"][:10]:
-        lines.append(f"  unreadable {item['path']}: {item['reason']}")
-    if len(summary["unreadable"]) > 10:
-        lines.append(f"  ... and {len(summary['unreadable']) - 10} more")
+             f"{len(summary['skipped'])} skipped"
+             + (f"; {summary['ignored']} other files ignored" if summary["ignored"] else "")]
+    for item in summary["skipped"][:10]:
+        lines.append(f"  skipped {item['path']}: {item['reason']}")
+    if len(summary["skipped"]) > 10:
+        lines.append(f"  ... and {len(summary['skipped']) - 10} more")
     if summary["grid_sheets"]:
         lines.append(f"  {len(summary['grid_sheets'])} comparison sheets in "
                      f"{os.path.dirname(summary['grid_sheets'][0])}")

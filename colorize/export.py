@@ -71,19 +71,25 @@ def _check_output(output: str, overwrite: bool) -> None:
 
 def _save(module: ColorizerModule, output: str) -> None:
     """Write to a temporary folder, then put it in place of output (which
-    may be the folder the module was loaded from)."""
+    may be the folder the module was loaded from): a failed export leaves
+    the old one as it was."""
     signatures = {
         "serving_default": module.colorize,
         "predict_ab": tf.function(
             module._predict_ab_signature,
             input_signature=module.predict_ab.input_signature).get_concrete_function(),
     }
-    tmp = output.rstrip("/") + ".tmp"
+    base = output.rstrip("/")
+    tmp, old = base + ".tmp", base + ".old"
     shutil.rmtree(tmp, ignore_errors=True)
     tf.saved_model.save(module, tmp, signatures=signatures)
+    # The old export is moved aside, not deleted, until the new one is in
+    # place: at every moment one complete SavedModel exists.
+    shutil.rmtree(old, ignore_errors=True)
     if os.path.exists(output):
-        shutil.rmtree(output)
+        os.replace(output, old)
     os.replace(tmp, output)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def export(model_dir: str, output: str, step: int | None = None, overwrite: bool = False) -> str:
@@ -98,8 +104,8 @@ def reexport(saved_model: str, output: str, overwrite: bool = False) -> None:
     """Write a SavedModel exported here (by any version) again with this
     version's signatures around the same generator."""
     _check_output(output, overwrite)
-    loaded = tf.saved_model.load(saved_model)
-    _save(ColorizerModule(_Restored(loaded), int(loaded.render_size.numpy())), output)
+    model = inference.saved_model(saved_model)
+    _save(ColorizerModule(_Restored(model.owner), model.render_size), output)
 
 
 def main(argv):

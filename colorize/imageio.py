@@ -2,40 +2,123 @@
 worker processes use it).
 
 Every file comes back as sRGB float32 in [0, 1], shape [H, W, 3]:
-8- and 16-bit, gray, gray+alpha, RGB and RGBA, in any format OpenCV reads
-(or, on request, as the file's uint8 or uint16 samples).
+8- and 16-bit, gray, gray+alpha, RGB and RGBA, in any format OpenCV reads,
+and GIF (its first frame) through Pillow (or, on request, as the file's
+uint8 or uint16 samples).
+
+Memory is bounded before decoding: the header's size is read first (Pillow
+reads headers without decoding), a JPEG is decoded at 1/2, 1/4 or 1/8 size
+when the caller needs less (libjpeg's DCT scaling), and a file that would
+still decode to more than max_pixels is refused with that reason, as
+Pillow's decompression-bomb guard does.
 """
 from __future__ import annotations
 
+import io
+import math
 import os
+import stat
 from pathlib import Path
 
 import cv2
 import numpy as np
+from PIL import Image
 
-# Extensions the folder walkers pick up. Anything else is ignored, not
-# reported: a photo folder often holds .txt, .db or .json side files.
+# Extensions the folder walkers pick up (colorize.folders lists other
+# files as ignored).
 IMAGE_EXTENSIONS = frozenset(
-    ".jpg .jpeg .jpe .png .bmp .dib .tif .tiff .webp .ppm .pgm .pbm .pnm .jp2 .sr .ras".split()
+    ".jpg .jpeg .jpe .png .bmp .dib .tif .tiff .webp .ppm .pgm .pbm .pnm .jp2 .sr .ras .gif"
+    .split()
 )
+# Extensions OpenCV writes colour images in; for the others (gray-only PGM
+# and PBM, GIF) a colour result needs another format.
+COLOUR_WRITE_EXTENSIONS = frozenset(
+    ".jpg .jpeg .jpe .png .bmp .dib .tif .tiff .webp .ppm .pnm .jp2 .sr .ras".split())
 _JPEG_MAGIC = b"\xff\xd8"
+_GIF_MAGIC = (b"GIF87a", b"GIF89a")
+_REDUCED_JPEG = {2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4,
+                 8: cv2.IMREAD_REDUCED_COLOR_8}
+
+# Decoded pixels allowed per file by default (--max_megapixels): 64 MP
+# keeps eval below about 2 GiB and a builder worker below 1 GiB even for
+# 16-bit RGBA; larger JPEGs still build, decoded at reduced size.
+MAX_PIXELS = 64_000_000
+# Pillow's own guard would refuse to read the very headers this module's
+# limit is checked against; the limit here replaces it.
+Image.MAX_IMAGE_PIXELS = None
 
 
 class UnreadableImage(Exception):
     """A file that is not a decodable image; the message is the reason."""
 
 
-def list_images(root: str | os.PathLike) -> list[str]:
-    """Relative paths (POSIX separators) of image files below root, sorted,
-    so that every run sees the same order."""
-    root = Path(root)
-    found = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames.sort()
-        for name in filenames:
-            if Path(name).suffix.lower() in IMAGE_EXTENSIONS:
-                found.append((Path(dirpath) / name).relative_to(root).as_posix())
-    return sorted(found)
+def is_image_name(name: str) -> bool:
+    return Path(name).suffix.lower() in IMAGE_EXTENSIONS
+
+
+def file_kind(mode: int) -> str:
+    """What a stat mode is, for skip reasons."""
+    for test, kind in ((stat.S_ISREG, "a regular file"), (stat.S_ISDIR, "a folder"),
+                       (stat.S_ISFIFO, "a named pipe"), (stat.S_ISSOCK, "a socket"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device")):
+        if test(mode):
+            return kind
+    return "not a regular file"
+
+
+def read_file(path: str | os.PathLike) -> bytes:
+    """A regular file's bytes. Opened non-blocking and checked after
+    opening, so that a named pipe (or a file swapped for one) is refused at
+    once instead of blocking for ever."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as e:
+        raise UnreadableImage(f"cannot read file: {e.strerror or e}") from e
+    with os.fdopen(fd, "rb") as f:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise UnreadableImage(f"not a regular file: {file_kind(mode)}")
+        try:
+            return f.read()
+        except OSError as e:
+            raise UnreadableImage(f"cannot read file: {e.strerror or e}") from e
+
+
+def header_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) from the header alone, or None if Pillow does not
+    know the format (OpenCV may still decode it)."""
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            return im.size
+    except Exception:  # noqa: BLE001 - any failure means "size unknown"
+        return None
+
+
+def jpeg_reduction(size: tuple[int, int] | None, min_side: int | None) -> int:
+    """The largest DCT scaling (8, 4, 2 or 1) that keeps both sides of a
+    JPEG of this size at least min_side px."""
+    if not min_side or size is None:
+        return 1
+    return next((f for f in (8, 4, 2) if min(size) // f >= min_side), 1)
+
+
+def _check_pixels(width: int, height: int, factor: int, max_pixels: int | None) -> None:
+    decoded = math.ceil(width / factor) * math.ceil(height / factor)
+    if max_pixels and decoded > max_pixels:
+        shrunk = f" (at 1/{factor} size)" if factor > 1 else ""
+        raise UnreadableImage(
+            f"{width}x{height} px would decode to {decoded / 1e6:.1f} MP{shrunk}, over the "
+            f"limit of {max_pixels / 1e6:g} MP (--max_megapixels raises it)")
+
+
+def _decode_gif(data: bytes) -> np.ndarray:
+    """A GIF's first frame -> uint8 BGR, or BGRA when it has transparency
+    (OpenCV's channel order, as the other formats come out of imdecode)."""
+    with Image.open(io.BytesIO(data)) as im:
+        rgba = np.asarray(im.convert("RGBA"))
+    if (rgba[..., 3] == 255).all():
+        return np.ascontiguousarray(rgba[..., 2::-1])
+    return np.ascontiguousarray(rgba[..., [2, 1, 0, 3]])
 
 
 def to_unit_float(img: np.ndarray) -> np.ndarray:
@@ -62,26 +145,43 @@ def _rgb_order(img: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(img[..., ::-1])
 
 
-def decode_image(data: bytes, keep_depth: bool = False) -> np.ndarray:
+def decode_image(data: bytes, keep_depth: bool = False, min_side: int | None = None,
+                 max_pixels: int | None = MAX_PIXELS) -> np.ndarray:
     """Encoded bytes -> sRGB float32 [H, W, 3] in [0, 1]; with keep_depth,
     a file without alpha comes back as its uint8 or uint16 samples instead
     (eval keeps photos so: a 48 MP photo is 144 MB in uint8, 576 MB in
     float32).
 
     JPEG is decoded with IMREAD_COLOR so that OpenCV applies the EXIF
-    orientation (cameras write it into JPEGs). Other formats are decoded
-    unchanged so that 16-bit depth and alpha survive; alpha is composited
-    onto white.
+    orientation (cameras write it into JPEGs), at reduced size when both
+    sides stay at least min_side px (for callers that shrink the photo
+    anyway). Other formats are decoded unchanged so that 16-bit depth and
+    alpha survive; alpha is composited onto white. UnreadableImage when
+    the decoded image would exceed max_pixels (None: no limit).
     """
     if not data:
         raise UnreadableImage("empty file")
+    size = header_size(data)
+    jpeg = data[:2] == _JPEG_MAGIC
+    factor = jpeg_reduction(size, min_side) if jpeg else 1
+    if size is not None:
+        _check_pixels(*size, factor, max_pixels)
     buf = np.frombuffer(data, dtype=np.uint8)
-    if data[:2] == _JPEG_MAGIC:
-        img = cv2.imdecode(buf, cv2.IMREAD_COLOR | cv2.IMREAD_ANYDEPTH)
-    else:
-        img = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
+    try:
+        if data[:6] in _GIF_MAGIC:
+            img = _decode_gif(data)
+        elif factor > 1:
+            img = cv2.imdecode(buf, _REDUCED_JPEG[factor])
+        elif jpeg:
+            img = cv2.imdecode(buf, cv2.IMREAD_COLOR | cv2.IMREAD_ANYDEPTH)
+        else:
+            img = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
+    except cv2.error as e:  # e.g. OpenCV's own 2^30-pixel limit
+        raise UnreadableImage(f"OpenCV cannot decode it: {str(e).strip().splitlines()[-1]}") from e
     if img is None or img.size == 0:
         raise UnreadableImage("not a decodable image (corrupt, truncated or unsupported)")
+    if size is None:  # a format Pillow does not know: checked after the fact
+        _check_pixels(img.shape[1], img.shape[0], 1, max_pixels)
     if img.ndim == 2:
         img = img[..., None]
     channels = img.shape[2]
@@ -95,14 +195,10 @@ def decode_image(data: bytes, keep_depth: bool = False) -> np.ndarray:
     return _rgb_order(img)
 
 
-def read_image(path: str | os.PathLike, keep_depth: bool = False) -> np.ndarray:
+def read_image(path: str | os.PathLike, keep_depth: bool = False, min_side: int | None = None,
+               max_pixels: int | None = MAX_PIXELS) -> np.ndarray:
     """A file -> sRGB [H, W, 3] (see decode_image); UnreadableImage on failure."""
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except OSError as e:
-        raise UnreadableImage(f"cannot read file: {e.strerror or e}") from e
-    return decode_image(data, keep_depth)
+    return decode_image(read_file(path), keep_depth, min_side, max_pixels)
 
 
 def to_uint8(rgb: np.ndarray) -> np.ndarray:

@@ -221,8 +221,24 @@ def load_generator(model_dir: str, step: int | None = None, image_size: int | No
     generator = models.build_generator(cfg.generator, image_size or cfg.image_size, cfg.width,
                                        cfg.sync_bn, cfg.upsample)
     path = checkpoint_path(model_dir, step)
-    tf.train.Checkpoint(generator=generator).restore(path).expect_partial()
+    restore_strictly(generator, path, cfg.generator)
     return generator, cfg, path
+
+
+def restore_strictly(generator, path: str, name: str = "generator") -> None:
+    """Restore every generator variable from the checkpoint at path, or
+    raise ValueError: a checkpoint without them (or written for another
+    architecture) must not give a silently random generator. The
+    checkpoint's other objects (discriminator, optimisers) are not needed
+    here."""
+    try:
+        status = tf.train.Checkpoint(generator=generator).restore(path)
+        status.assert_existing_objects_matched()
+    except (AssertionError, ValueError, tf.errors.OpError) as e:
+        detail = str(e).strip().splitlines()[0][:300]
+        raise ValueError(f"{path} does not hold the weights of this {name} generator "
+                         f"(from config.json): {detail}") from e
+    status.expect_partial()
 
 
 def checkpoint_model(model_dir: str, step: int | None = None,
@@ -255,9 +271,14 @@ def shipped_model() -> Model:
 
 
 def saved_model(path: str) -> Model:
-    loaded = tf.saved_model.load(path)
-    size = int(loaded.render_size.numpy())
-    return Model(loaded.predict_ab, size, f"saved_model:{path}", owner=loaded)
+    try:
+        loaded = tf.saved_model.load(path)
+        size = int(loaded.render_size.numpy())
+        predict = loaded.predict_ab
+    except (OSError, AttributeError, tf.errors.OpError) as e:
+        raise ValueError(f"{path} is not a SavedModel exported by colorize.export "
+                         f"({type(e).__name__}: {str(e).strip().splitlines()[0][:200]})") from e
+    return Model(predict, size, f"saved_model:{path}", owner=loaded)
 
 
 _photo_network_input = tf.function(photo_network_input, reduce_retracing=True)

@@ -155,6 +155,27 @@ class BilinearUpsampling(layers.Layer):
         return {**super().get_config(), "factor": self.factor}
 
 
+class Dropout(layers.Dropout):
+    """Keras's Dropout, with its own mask on each replica. Keras draws the
+    mask from the layer's seed, which every replica of a MirroredStrategy
+    holds the same copy of: both replicas dropped the same units of their
+    examples (tested), so N replicas did not sample what one device does.
+    The replica's index is folded into the seed. (noise_shape is not
+    supported: the U-Net does not use it.)"""
+
+    def call(self, inputs, training=False):
+        if not training or self.rate == 0:
+            return inputs
+        seed = tf.cast(self.seed_generator.next(), tf.int32)
+        context = tf.distribute.get_replica_context()
+        if context is not None:
+            seed = tf.random.experimental.stateless_fold_in(
+                seed, context.replica_id_in_sync_group)
+        keep = tf.random.stateless_uniform(tf.shape(inputs), seed) >= self.rate
+        return tf.where(keep, inputs / tf.cast(1 - self.rate, inputs.dtype),
+                        tf.zeros_like(inputs))
+
+
 def _bn(sync: bool, scale: bool = True) -> layers.Layer:
     # synchronized=True: batch statistics over the global batch, so that N
     # replicas x B/N compute what 1 replica x B does.
@@ -246,7 +267,7 @@ def unet_generator(image_size: int, width: float = 1.0, sync_bn: bool = False,
         x = _upsample(x, filters[i - 1], upsample, f"up{i}", use_bias=False)
         x = _bn(sync_bn)(x)
         if 4 <= i <= depth - 2:
-            x = layers.Dropout(0.5)(x)
+            x = Dropout(0.5)(x)
         x = layers.Concatenate()([skips[i - 1], x])
     x = layers.ReLU()(x)
     out = _upsample(x, out_channels, upsample, "ab", activation="tanh", dtype=OUTPUT_DTYPE)

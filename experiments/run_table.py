@@ -175,9 +175,9 @@ def table(results: dict, timings: dict) -> str:
 def sheets(work: Path, runs: dict, val_dir: Path) -> None:
     """One sheet per run: 8 validation faces, gray | run | original."""
     sys.path.insert(0, str(REPO))
-    from colorize import imageio, visualize
+    from colorize import folders, imageio, visualize
 
-    faces = imageio.list_images(val_dir)[:SHEET_FACES]
+    faces = folders.list_images(val_dir)[:SHEET_FACES]
     out = work / "sheets"
     for name in runs:
         rows = []

@@ -48,10 +48,10 @@ def ab_bias(src: Path, out: Path) -> dict:
     sys.path.insert(0, str(REPO))
     import numpy as np
 
-    from colorize import color, imageio
+    from colorize import color, folders, imageio
 
     bias, chroma_pred, chroma_true = [], [], []
-    for rel in imageio.list_images(src):
+    for rel in folders.list_images(src):
         if not (out / rel).exists():
             continue
         true = color.rgb_to_lab_np(imageio.read_image(src / rel))[..., 1:]

@@ -282,7 +282,7 @@ def test_cli(photos, tmp_path):
         [sys.executable, "-m", "colorize.data", f"--input={photos}", f"--output={out}",
          f"--size={SIZE}", "--shards=1", "--val_fraction=0.3", "--workers=1"],
         capture_output=True, text=True, env=env, timeout=120)
-    assert ok.returncode == 0, ok.stderr
+    assert ok.returncode == 1, ok.stderr  # finished, but with skipped files
     assert f"found {N_FOUND} image files" in ok.stdout
     assert f"near-gray dropped 1, unreadable skipped {len(BAD)}" in ok.stdout
     assert "skipped bad/empty.jpg: empty file" in ok.stdout
@@ -295,3 +295,92 @@ def test_cli(photos, tmp_path):
     assert missing.returncode == 2
     assert "error:" in missing.stderr and "does not exist" in missing.stderr
     assert not Path(f"{out}2").exists()
+
+    clean = subprocess.run(  # a folder where every file is stored: status 0
+        [sys.executable, "-m", "colorize.data", f"--input={photos / 'a'}", f"--output={out}3",
+         f"--size={SIZE}", "--shards=1", "--workers=1"],
+        capture_output=True, text=True, env=env, timeout=120)
+    assert clean.returncode == 0, clean.stderr
+    assert "1 other files ignored" in clean.stdout  # a/meta.json
+
+
+# --- awkward folders, huge photos, failed overwrites ------------------------------
+
+def test_awkward_files_are_skipped_with_reasons_and_the_rest_is_built(tmp_path):
+    """A named pipe, a socket and a broken link are never opened (the build
+    would hang on the pipe); a header that claims 10,000 MP is refused
+    before decoding; a 400 MP JPEG is decoded at 1/8 size and stored; a
+    GIF and a name that is not UTF-8 are stored; one worker per core."""
+    from tests.test_folders import awkward_folder
+    from tests.test_imageio import big_blank_jpeg, png_header_claiming
+
+    root = tmp_path / "in"
+    root.mkdir()
+    server = awkward_folder(root)
+    try:
+        (root / "bomb.png").write_bytes(png_header_claiming(100_000, 100_000))
+        (root / "huge.jpg").write_bytes(big_blank_jpeg(20_000, 20_000))
+        Image.fromarray(colour_image(12, 10, (40, 60, 210)), "RGB").save(root / "g.gif")
+        manifest = builder.build(config(root, tmp_path / "out", skip_gray=False, workers=2))
+    finally:
+        server.close()
+    reasons = {s["path"]: s["reason"] for s in manifest["skipped"]}
+    assert reasons["pipe.jpg"] == "not a regular file: a named pipe"
+    assert reasons["sock.png"] == "not a regular file: a socket"
+    assert reasons["dangling.jpg"].startswith("broken symbolic link")
+    assert "10000.0 MP" in reasons["bomb.png"] and "--max_megapixels" in reasons["bomb.png"]
+    assert len(reasons) == 4
+    assert manifest["ignored"] == ["notes.txt"]
+    stored = [ex["name"] for split in builder.SPLITS
+              for path in sorted((tmp_path / "out").glob(f"{split}-*.tfrecord"))
+              for ex in read_shard(path)]
+    names = [n.encode() for n in ("a.png", "sub/b.jpg", "link.png", "folder.jpg/c.png",
+                                  "huge.jpg", "g.gif")] + [b"caf\xe9.jpg"]
+    assert sorted(stored) == sorted(names)  # the file system's own bytes
+    assert manifest["counts"]["found"] == len(names) + 4
+
+
+def test_a_400_mp_jpeg_builds_in_under_1_gib(tmp_path):
+    """Peak resident memory of a whole build (TensorFlow imported, one
+    worker: the build runs in this one process) of a 20000 x 20000 JPEG.
+    Decoded whole, its pixels alone would be 1.2 GB (4.8 GB as float)."""
+    from tests.test_imageio import big_blank_jpeg
+
+    root = tmp_path / "in"
+    root.mkdir()
+    (root / "huge.jpg").write_bytes(big_blank_jpeg(20_000, 20_000))
+    code = (
+        "import resource, sys\n"
+        "from colorize.data import builder\n"
+        f"m = builder.build(builder.BuildConfig(input={str(root)!r}, output={str(tmp_path / 'o')!r}, "
+        "size=64, skip_gray=False, workers=1, progress=False))\n"
+        "assert m['counts']['train'] + m['counts']['val'] == 1, m\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n")
+    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT), TF_CPP_MIN_LOG_LEVEL="2")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    peak_gib = int(proc.stdout.split()[-1]) / 2**20  # ru_maxrss is in KiB on Linux
+    assert peak_gib < 1.0, f"peak {peak_gib:.2f} GiB"
+
+
+def test_a_failed_overwrite_keeps_the_old_build(photos, tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    builder.build(config(photos, out, workers=1))
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    real, calls = records.encode_example, []
+
+    def failing(*args, **kwargs):
+        calls.append(1)
+        if len(calls) > 3:
+            raise OSError("disk full")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(records, "encode_example", failing)
+    with pytest.raises(OSError, match="disk full"):
+        builder.build(config(photos, out, workers=1, shards=1, overwrite=True))
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # nothing lost or mixed in
+    monkeypatch.setattr(records, "encode_example", real)
+    manifest = builder.build(config(photos, out, workers=1, shards=1, overwrite=True))
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        [builder.MANIFEST] + [s["file"] for split in manifest["shards"].values() for s in split])

@@ -64,7 +64,9 @@ def test_outputs_keep_size_paths_and_lightness(run_dir, photos, tmp_path):
     out = tmp_path / "out"
     summary = evaluate.run(cfg_for(run_dir, root, out, batch_size=3))
     assert summary["written"] == 6 and summary["found"] == 8
-    assert sorted(u["path"] for u in summary["unreadable"]) == ["empty.jpg", "junk.png"]
+    assert sorted(u["path"] for u in summary["skipped"]) == ["empty.jpg", "junk.png"]
+    assert summary["ignored"] == 1  # notes.txt
+    assert evaluate.exit_status(summary) == 1
     for rel, (h, w) in sizes.items():
         src = imageio.read_image(root / rel)
         res = imageio.read_image(out / rel)
@@ -225,8 +227,15 @@ def test_eval_cli(run_dir, photos, tmp_path):
     cmd = [sys.executable, str(REPO / "eval.py"), f"--model_dir={run_dir}", f"--input={root}"]
     proc = subprocess.run(cmd + [f"--output={tmp_path / 'o'}", "--metrics"], env=env,
                           capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "wrote 6" in proc.stdout and "2 unreadable" in proc.stdout and "PSNR" in proc.stdout
+    assert proc.returncode == 1, proc.stderr[-3000:]  # finished, with skipped files
+    assert "wrote 6" in proc.stdout and "2 skipped" in proc.stdout and "PSNR" in proc.stdout
+    assert "skipped empty.jpg: empty file" in proc.stdout
+    (root / "empty.jpg").unlink()
+    (root / "junk.png").unlink()
+    proc = subprocess.run(cmd + [f"--output={tmp_path / 'o'}", "--metrics"], env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]  # every photo there
+    assert "6 already there" in proc.stdout and "mean over 5 images" in proc.stdout
     proc = subprocess.run(cmd + [f"--output={root / 'o'}"], env=env, capture_output=True,
                           text=True, timeout=300)
     assert proc.returncode == 2 and "error: --output must not be inside --input" in proc.stderr
@@ -260,3 +269,127 @@ def test_comparison_sheet_tiles_rows_with_white_gaps():
     assert (sheet[8:12, 9:14] == 1).all() and (sheet[:2] == 1).all()  # padding, gaps: white
     with pytest.raises(ValueError, match="panel 1,0"):
         visualize.comparison_sheet([[red], [np.zeros((3, 5, 3), np.float32)]])
+
+
+# --- awkward folders, resumed runs, strict restore -------------------------------
+
+def test_awkward_files_are_skipped_with_reasons_and_the_rest_colorized(run_dir, tmp_path):
+    """Pipes, sockets and broken links are not opened; a 400 MP JPEG is
+    over the default limit and skipped with the reason (not decoded); GIF,
+    gray-only PGM and a name that is not UTF-8 are colorized, each to its
+    own output name."""
+    from tests.test_folders import NON_UTF8, awkward_folder
+    from tests.test_imageio import big_blank_jpeg
+
+    root = tmp_path / "in"
+    root.mkdir()
+    server = awkward_folder(root)
+    try:
+        (root / "huge.jpg").write_bytes(big_blank_jpeg(20_000, 20_000))
+        cv2.imwrite(str(root / "x.pgm"), colour_image(9, 11, (90, 90, 90))[..., 0])
+        write_rgb(root / "x.png", colour_image(9, 11, (200, 90, 30)))
+        from PIL import Image
+        Image.fromarray(colour_image(12, 10, (40, 60, 210)), "RGB").save(root / "g.gif")
+        out = tmp_path / "out"
+        summary = evaluate.run(cfg_for(run_dir, root, out, metrics=True, batch_size=4))
+    finally:
+        server.close()
+    reasons = {s["path"]: s["reason"] for s in summary["skipped"]}
+    assert set(reasons) == {"pipe.jpg", "sock.png", "dangling.jpg", "huge.jpg"}
+    assert "20000x20000 px would decode to 400.0 MP, over the limit of 64 MP" in reasons["huge.jpg"]
+    written = sorted(os.path.relpath(p, out) for p in out.rglob("*")
+                     if p.is_file() and p.name not in ("metrics.csv", "metrics.json"))
+    assert written == sorted(["a.png", "sub/b.jpg", NON_UTF8, "link.png", "folder.jpg/c.png",
+                              "x.pgm.png", "x.png", "g.gif.png"])
+    assert imageio.read_image(out / "x.pgm.png").shape == (9, 11, 3)
+    assert imageio.read_image(out / "g.gif.png").shape == (12, 10, 3)
+    rows = (out / "metrics.csv").read_text(encoding="utf-8")
+    assert "caf\\xe9.jpg," in rows  # the name, its odd byte escaped
+    assert evaluate.exit_status(summary) == 1
+    assert "skipped huge.jpg: 20000x20000" in evaluate.format_summary(summary)
+
+
+def test_a_resumed_eval_scores_the_whole_folder(run_dir, photos, tmp_path):
+    """A second run keeps the first run's outputs and their scores (from
+    metrics.json, or computed from the outputs when it is gone), so the
+    figures always cover the whole folder."""
+    root, sizes = photos
+    out = tmp_path / "out"
+    full = evaluate.run(cfg_for(run_dir, root, tmp_path / "once", metrics=True))
+    first = tmp_path / "first"
+    first.mkdir()
+    for rel in ("wide.png", "tall.png"):
+        os.replace(root / rel, first / rel)
+    evaluate.run(cfg_for(run_dir, root, out, metrics=True))  # all but two
+    for rel in ("wide.png", "tall.png"):
+        os.replace(first / rel, root / rel)
+    again = evaluate.run(cfg_for(run_dir, root, out, metrics=True))
+    assert again["skipped_existing"] == len(sizes) - 2 + 1  # and gray.png
+    expect = json.loads((tmp_path / "once" / "metrics.json").read_text())
+    got = json.loads((out / "metrics.json").read_text())
+    assert got["per_image"] == expect["per_image"] and got["mean"] == expect["mean"]
+    assert got["gray_inputs_not_scored"] == ["gray.png"]
+    (out / "metrics.json").unlink()  # scores recomputed from the kept outputs
+    third = evaluate.run(cfg_for(run_dir, root, out, metrics=True))
+    assert third["written"] == 0
+    for key, value in full["metrics"].items():
+        assert third["metrics"][key] == pytest.approx(value, rel=1e-6), key
+
+
+def test_a_stopped_eval_keeps_the_scores_so_far(run_dir, photos, tmp_path, monkeypatch):
+    from colorize import folders
+
+    root, sizes = photos
+    out = tmp_path / "out"
+    real, calls = inference.colorize_batch, []
+
+    def stopping(images, model):
+        calls.append(1)
+        if len(calls) == 3:
+            raise folders.Stopped(15)
+        return real(images, model)
+
+    monkeypatch.setattr(inference, "colorize_batch", stopping)
+    with pytest.raises(folders.Stopped):
+        evaluate.run(cfg_for(run_dir, root, out, metrics=True, batch_size=1))
+    done = json.loads((out / "metrics.json").read_text())
+    assert len(done["per_image"]) + len(done["gray_inputs_not_scored"]) == 2
+    monkeypatch.setattr(inference, "colorize_batch", real)
+    rest = evaluate.run(cfg_for(run_dir, root, out, metrics=True))
+    assert rest["skipped_existing"] == 2 and rest["metrics"]["count"] == len(sizes)
+
+
+def test_a_checkpoint_without_the_generator_is_refused(run_dir, photos, tmp_path):
+    """eval and export restore strictly: no silently random generator."""
+    from colorize import models
+
+    cfg = config_lib.load(run_dir)
+    broken = tmp_path / "run"
+    broken.mkdir()
+    (broken / "config.json").write_text((Path(run_dir) / "config.json").read_text())
+    disc = models.build_discriminator("patchgan", cfg.image_size, cfg.width)
+    tf.train.Checkpoint(discriminator=disc).save(str(broken / "ckpt"))
+    with pytest.raises(ValueError, match="does not hold the weights of this unet generator"):
+        evaluate.run(cfg_for(str(broken), photos[0], tmp_path / "o"))
+    with pytest.raises(ValueError, match="does not hold the weights"):
+        export.export(str(broken), str(tmp_path / "exp"))
+    assert not (tmp_path / "exp").exists()
+    proc = subprocess.run([sys.executable, "-m", "colorize.export", f"--model_dir={broken}",
+                           f"--output={tmp_path / 'exp'}"], capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=300)
+    assert proc.returncode == 2 and "does not hold the weights" in proc.stderr
+
+
+def test_a_failed_export_keeps_the_old_one(run_dir, exported, tmp_path, monkeypatch):
+    target = tmp_path / "model"
+    export.reexport(exported, str(target))
+    before = {p.relative_to(target): p.read_bytes() for p in target.rglob("*") if p.is_file()}
+
+    def failing(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(tf.saved_model, "save", failing)
+    with pytest.raises(OSError, match="disk full"):
+        export.export(run_dir, str(target), overwrite=True)
+    after = {p.relative_to(target): p.read_bytes() for p in target.rglob("*") if p.is_file()}
+    assert after == before

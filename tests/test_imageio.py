@@ -209,19 +209,6 @@ def test_to_uint8_of_uint16_rounds_as_the_float_route():
 
 # --- listing and writing ------------------------------------------------------
 
-def test_list_images_recursive_sorted_filtered(tmp_path):
-    names = ["b.jpg", "a.PNG", "sub/z.webp", "sub/deeper/c.tiff", "sub/a.bmp", "A2/x.jpeg",
-             "notes.txt", "sub/meta.json", "Thumbs.db", "sub/deeper/readme", "noext"]
-    for n in names:
-        p = tmp_path / n
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_bytes(b"x")
-    expected = sorted(["b.jpg", "a.PNG", "sub/z.webp", "sub/deeper/c.tiff", "sub/a.bmp", "A2/x.jpeg"])
-    assert imageio.list_images(tmp_path) == expected
-    assert imageio.list_images(str(tmp_path / "sub")) == ["a.bmp", "deeper/c.tiff", "z.webp"]
-    assert imageio.list_images(tmp_path / "empty-does-not-exist") == []
-
-
 def test_write_image_png_round_trip(tmp_path):
     rgb = rgb_pattern(19, 23, seed=4)
     path = tmp_path / "out" / "nested" / "img.png"
@@ -252,3 +239,105 @@ def test_center_crop_and_resize():
     assert small.shape == (10, 12, 3)
     np.testing.assert_allclose(small, 0.25, atol=1e-6)
     assert imageio.resize(flat, 80, 60).shape == (80, 60, 3)
+
+
+# --- awkward files: GIF, pipes, huge photos, odd names -------------------------
+
+def test_gif_first_frame_with_transparency_on_white(tmp_path):
+    first = Image.new("RGBA", (6, 4), (200, 20, 20, 255))
+    first.putpixel((0, 0), (0, 0, 0, 0))  # transparent
+    second = Image.new("RGBA", (6, 4), (20, 200, 20, 255))
+    first.save(tmp_path / "anim.gif", save_all=True, append_images=[second])
+    img = imageio.read_image(tmp_path / "anim.gif")
+    check_float_image(img, (4, 6, 3))
+    np.testing.assert_allclose(img[0, 0], [1, 1, 1])  # transparent -> white
+    np.testing.assert_allclose(img[2, 3], np.array([200, 20, 20]) / 255, atol=1e-6)  # frame 1
+    Image.new("RGB", (5, 3), (10, 20, 250)).save(tmp_path / "opaque.gif")
+    kept = imageio.read_image(tmp_path / "opaque.gif", keep_depth=True)
+    assert kept.dtype == np.uint8 and kept.shape == (3, 5, 3)
+    assert abs(int(kept[1, 1, 2]) - 250) <= 4  # palette quantisation
+
+
+def test_named_pipe_is_refused_without_blocking(tmp_path):
+    import os
+    import time
+    os.mkfifo(tmp_path / "pipe.jpg")  # nobody writes: a plain open() would wait for ever
+    start = time.monotonic()
+    with pytest.raises(imageio.UnreadableImage, match="named pipe"):
+        imageio.read_image(tmp_path / "pipe.jpg")
+    assert time.monotonic() - start < 5
+
+
+def big_blank_jpeg(height, width):
+    """A real JPEG of height x width px, cheap to make: np.zeros is not
+    touched until written, and a flat image encodes to a small file."""
+    import cv2
+    ok, data = cv2.imencode(".jpg", np.zeros((height, width, 3), np.uint8))
+    assert ok
+    return data.tobytes()
+
+
+def png_header_claiming(width, height):
+    """The first bytes of a PNG whose header says width x height (valid
+    CRC), with no image data: what a decompression bomb looks like to a
+    reader that trusts headers."""
+    import struct
+    import zlib
+    def chunk(kind, data):
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data)))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 64))
+
+
+def test_pixel_limit_is_checked_on_the_header_before_decoding(tmp_path):
+    bomb = tmp_path / "bomb.png"
+    bomb.write_bytes(png_header_claiming(100_000, 100_000))
+    with pytest.raises(imageio.UnreadableImage, match=r"100000x100000 px .* 10000\.0 MP.* 64 MP"):
+        imageio.read_image(bomb)
+    (tmp_path / "big.jpg").write_bytes(big_blank_jpeg(3000, 4000))
+    with pytest.raises(imageio.UnreadableImage, match="12.0 MP, over the limit of 1 MP"):
+        imageio.read_image(tmp_path / "big.jpg", max_pixels=1_000_000)
+    assert imageio.read_image(tmp_path / "big.jpg", max_pixels=None, keep_depth=True).shape == (
+        3000, 4000, 3)
+
+
+@pytest.mark.parametrize("min_side,shape", [
+    (300, (375, 500, 3)),   # 1/8: 3000 / 8 = 375 >= 300
+    (400, (750, 1000, 3)),  # 1/4
+    (1500, (1500, 2000, 3)),  # 1/2
+    (2000, (3000, 4000, 3)),  # full size
+])
+def test_jpeg_decodes_at_reduced_size_when_the_caller_needs_less(tmp_path, min_side, shape):
+    (tmp_path / "big.jpg").write_bytes(big_blank_jpeg(3000, 4000))
+    img = imageio.read_image(tmp_path / "big.jpg", keep_depth=True, min_side=min_side)
+    assert img.shape == shape
+    # The limit applies to what is decoded: 1/8 of a 12 MP JPEG is 0.19 MP.
+    if shape[0] == 375:
+        imageio.read_image(tmp_path / "big.jpg", min_side=min_side, max_pixels=200_000)
+
+
+def test_reduced_decoding_keeps_the_picture(tmp_path):
+    """A detailed photo decoded at 1/4 and shrunk equals the full decode
+    shrunk, to within a level or two (libjpeg's DCT scaling averages)."""
+    import cv2
+    rng = np.random.default_rng(0)
+    small = cv2.resize(rng.integers(0, 256, (60, 80, 3), dtype=np.uint8), (800, 600),
+                       interpolation=cv2.INTER_CUBIC)
+    Image.fromarray(small, "RGB").save(tmp_path / "p.jpg", quality=95)
+    full = imageio.resize(imageio.read_image(tmp_path / "p.jpg"), 30, 40)
+    reduced = imageio.read_image(tmp_path / "p.jpg", min_side=150)
+    assert reduced.shape == (150, 200, 3)
+    reduced = imageio.resize(reduced, 30, 40)
+    assert np.abs(full - reduced).mean() * 255 < 1.0
+    assert np.abs(full - reduced).max() * 255 < 6.0
+
+
+def test_names_that_are_not_utf8_read_and_write(tmp_path):
+    import os
+    path = tmp_path / os.fsdecode(b"caf\xe9.png")
+    rgb = rgb_pattern(5, 6, seed=2)
+    imageio.write_image(path, rgb)
+    assert os.path.exists(os.fsencode(tmp_path) + b"/caf\xe9.png")
+    np.testing.assert_array_equal(imageio.read_image(path, keep_depth=True), rgb)

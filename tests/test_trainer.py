@@ -41,6 +41,15 @@ def one_device():
     return tf.distribute.MirroredStrategy(["/cpu:0"])
 
 
+@pytest.fixture(scope="module")
+def two_replicas():
+    """One 2-replica strategy shared by the tests: two MirroredStrategy
+    objects over the same devices in one process can hand out the same
+    collective instance keys, and their all-reduces then meet each other
+    ("Shape mismatch in the collective instance")."""
+    return tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+
+
 def fixed_iterator(strategy, l, ab, batch_size):
     """Batches of the given examples in order, forever, split over replicas."""
     ds = tf.data.Dataset.from_tensor_slices((l, ab)).batch(batch_size).repeat()
@@ -88,14 +97,14 @@ def test_wgan_clips_discriminator_only(tmp_path):
     assert max(np.abs(w).max() for w in weights(t.generator)) > 10 * c
 
 
-def test_two_replicas_match_one_replica(tmp_path):
+def test_two_replicas_match_one_replica(tmp_path, two_replicas):
     """One MirroredStrategy step on 2 logical CPUs over a global batch of 4
     equals one replica on the same 4 examples (synchronized BatchNorm, a
     critic without BatchNorm, no dropout at 32 px)."""
     cfg = tiny(tmp_path, gan="wgan", batch_size=4, sync_bn=True, n_critic=2, width=1 / 8)
     keras.utils.set_random_seed(0)
     single = trainer.Trainer(cfg, one_device())
-    double = trainer.Trainer(cfg, tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]))
+    double = trainer.Trainer(cfg, two_replicas)
     assert double.strategy.num_replicas_in_sync == 2
     double.generator.set_weights(single.generator.get_weights())
     double.discriminator.set_weights(single.discriminator.get_weights())
@@ -108,6 +117,35 @@ def test_two_replicas_match_one_replica(tmp_path):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
     np.testing.assert_allclose(float(m1["g_total"]), float(m2["g_total"]), rtol=1e-5)
     assert changed(single.generator.get_weights(), trainer.Trainer(cfg, one_device()).generator.get_weights())
+
+
+def test_unet_dropout_under_two_replicas(tmp_path, two_replicas):
+    """At 64 px the U-Net has a dropout layer (at 32 px it has none). Under
+    2 replicas each replica draws its own mask (Keras alone gave both the
+    same), masks change from step to step, about half the units drop, and
+    a training step runs."""
+    cfg = tiny(tmp_path, gan="dcgan", image_size=64, batch_size=4)
+    strategy = two_replicas
+    t = trainer.Trainer(cfg, strategy)
+    dropouts = [l for l in t.generator.layers if isinstance(l, keras.layers.Dropout)]
+    assert len(dropouts) == 1
+
+    @tf.function
+    def masks():
+        return strategy.run(lambda: dropouts[0](tf.ones([2, 8, 8, 16]), training=True) == 0)
+
+    first = [m.numpy() for m in strategy.experimental_local_results(masks())]
+    second = [m.numpy() for m in strategy.experimental_local_results(masks())]
+    assert not np.array_equal(first[0], first[1])  # replicas differ
+    assert not np.array_equal(first[0], second[0])  # steps differ
+    assert all(0.4 < m.mean() < 0.6 for m in first + second)
+    rng = np.random.default_rng(3)
+    l = rng.uniform(-1, 1, [8, 64, 64, 1]).astype(np.float32)
+    ab = (0.3 * rng.normal(size=[8, 64, 64, 2])).astype(np.float32)
+    g0 = weights(t.generator)
+    metrics = t.train_step(fixed_iterator(strategy, l, ab, 4), tf.constant(2))
+    assert all(np.isfinite(float(v)) for v in metrics.values())
+    assert changed(g0, weights(t.generator))
 
 
 def test_adversarial_share_meter_matches_a_direct_computation(tmp_path):
@@ -332,7 +370,7 @@ def test_non_finite_loss_stops_and_keeps_last_checkpoint(tmp_path, shards, monke
     assert tf.train.latest_checkpoint(cfg.model_dir).endswith("ckpt-2")
 
 
-def test_config_errors_before_heavy_work(tmp_path, shards):
+def test_config_errors_before_heavy_work(tmp_path, shards, two_replicas):
     with pytest.raises(config_lib.ConfigError, match="not a variant; choose from none, dcgan"):
         TrainConfig(gan="began").resolved()
     with pytest.raises(config_lib.ConfigError, match="multiple of 8"):
@@ -346,9 +384,8 @@ def test_config_errors_before_heavy_work(tmp_path, shards):
     with pytest.raises(config_lib.ConfigError, match="one non-negative weight per --data folder"):
         TrainConfig(data="a,b", data_weights=(1.0,)).resolved()
     TrainConfig(data="a, b", data_weights=(1.0, 0.0)).resolved()
-    two = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
     with pytest.raises(config_lib.ConfigError, match="does not divide over 2 replicas"):
-        trainer.train(tiny(tmp_path, data=shards, batch_size=3), strategy=two)
+        trainer.train(tiny(tmp_path, data=shards, batch_size=3), strategy=two_replicas)
 
 
 def test_refuses_centre_cropped_shards(tmp_path, shards):

@@ -11,16 +11,18 @@ import hashlib
 import json
 import multiprocessing
 import os
+import signal
 import sys
 import time
 from pathlib import Path
 from typing import Iterator
 
 import cv2
+import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
-from colorize import color, imageio
+from colorize import color, folders, imageio
 from colorize.data import records
 
 MANIFEST = "manifest.json"
@@ -41,6 +43,7 @@ class BuildConfig:
     skip_gray: bool = True
     gray_threshold: float = 3.0  # mean chroma, Lab units (shared/data's rule)
     workers: int = 0  # 0: one per core
+    max_pixels: int = imageio.MAX_PIXELS  # decoded pixels per file (after JPEG reduction)
     overwrite: bool = False
     progress: bool = True
 
@@ -55,12 +58,14 @@ class BuildConfig:
             raise BuildError(f"--gray_threshold must be >= 0, got {self.gray_threshold}")
         if self.workers < 0:
             raise BuildError(f"--workers must be >= 0, got {self.workers}")
+        if self.max_pixels < 1:
+            raise BuildError(f"--max_megapixels must be > 0, got {self.max_pixels / 1e6:g}")
 
 
 def split_of(relpath: str, val_fraction: float) -> str:
     """Deterministic split from a hash of the relative path: a file keeps its
     split when other files are added or removed."""
-    h = int.from_bytes(hashlib.sha1(relpath.encode("utf-8")).digest()[:8], "big")
+    h = int.from_bytes(hashlib.sha1(os.fsencode(relpath)).digest()[:8], "big")
     return "val" if h / 2.0**64 < val_fraction else "train"
 
 
@@ -71,10 +76,32 @@ def split_of(relpath: str, val_fraction: float) -> str:
 GEOMETRY = "squash"
 
 
+# JPEGs are decoded at 1/2, 1/4 or 1/8 size while both sides stay at
+# least this many times the stored size: the area resize to the stored
+# size still averages 4x4 source pixels or more, and a 400 MP JPEG
+# decodes to a few MP instead of 1.2 GB.
+DECODE_MARGIN = 4
+# Photos over this many pixels are shrunk in their own 8 or 16 bits before
+# the float conversion (12 bytes a pixel); smaller ones go straight to
+# float, as they always did.
+SHRINK_FIRST_PIXELS = 16_000_000
+
+
 def prepare_lab(rgb, size: int):
-    """RGB float [H, W, 3] -> Lab float32 [size, size, 3], the whole photo
-    squashed (see GEOMETRY)."""
+    """RGB [H, W, 3] (float in [0, 1], uint8 or uint16) -> Lab float32
+    [size, size, 3], the whole photo squashed (see GEOMETRY)."""
+    h, w = rgb.shape[:2]
+    if rgb.dtype != np.float32 and h * w > SHRINK_FIRST_PIXELS:
+        rgb = imageio.resize(rgb, min(h, DECODE_MARGIN * size), min(w, DECODE_MARGIN * size))
+    rgb = imageio.to_unit_float(rgb)
     return color.rgb_to_lab_np(imageio.resize(rgb, size, size))
+
+
+def read_photo(path: str, size: int, max_pixels: int | None = imageio.MAX_PIXELS):
+    """A file as the builder reads it: its own samples, decoded at reduced
+    size where DECODE_MARGIN allows (see prepare_lab)."""
+    return imageio.read_image(path, keep_depth=True, min_side=DECODE_MARGIN * size,
+                              max_pixels=max_pixels)
 
 
 # --- worker side (no TF) ----------------------------------------------------
@@ -85,14 +112,28 @@ _WORKER_ARGS: dict = {}
 def _init_worker(args: dict) -> None:
     _WORKER_ARGS.update(args)
     cv2.setNumThreads(1)  # one process per core already
+    # Ctrl-C reaches the whole process group: the parent handles it and
+    # ends the pool; workers that raised too would each print a traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def _process(relpath: str) -> tuple:
-    a = _WORKER_ARGS
     try:
-        rgb = imageio.read_image(os.path.join(a["root"], relpath))
-    except imageio.UnreadableImage as e:
-        return ("skipped", relpath, str(e))
+        return _convert(relpath)
+    except Exception as e:  # noqa: BLE001 - any failure is this file's skip reason
+        return ("skipped", relpath, skip_reason(e))
+
+
+def skip_reason(e: Exception) -> str:
+    if isinstance(e, imageio.UnreadableImage):
+        return str(e)
+    return f"{type(e).__name__}: {str(e).strip() or 'no message'}"
+
+
+def _convert(relpath: str) -> tuple:
+    a = _WORKER_ARGS
+    rgb = read_photo(os.path.join(a["root"], relpath), a["size"], a["max_pixels"])
     lab = prepare_lab(rgb, a["size"])
     chroma = color.mean_chroma_np(lab)
     if a["skip_gray"] and chroma < a["gray_threshold"]:
@@ -134,52 +175,75 @@ class _ShardSet:
         for w in self.writers:
             w.close()
 
-    def commit(self) -> list[dict]:
+    def listing(self) -> list[dict]:
+        """The shards commit() will put in place (empty ones are dropped)."""
+        return [{"file": final.name, "examples": count}
+                for final, count in zip(self.final, self.counts) if count]
+
+    def commit(self) -> None:
         """Rename complete shards to their final names; drop empty ones."""
-        shards = []
         for tmp, final, count in zip(self.tmp, self.final, self.counts):
-            if count == 0:
+            if count:
+                os.replace(tmp, final)
+            else:
                 tmp.unlink()
-                continue
-            os.replace(tmp, final)
-            shards.append({"file": final.name, "examples": count})
-        return shards
 
     def discard(self) -> None:
         for tmp in self.tmp:
             tmp.unlink(missing_ok=True)
 
 
-def _check_folders(cfg: BuildConfig) -> tuple[Path, Path, list[str]]:
+def _check_folders(cfg: BuildConfig) -> tuple[Path, Path, folders.Scan]:
     root = Path(cfg.input)
     if not root.is_dir():
         raise BuildError(f"input folder does not exist: {root}")
-    files = imageio.list_images(root)
-    if not files:
-        raise BuildError(
-            f"input folder holds no image files ({', '.join(sorted(imageio.IMAGE_EXTENSIONS))}): {root}")
     out = Path(cfg.output)
-    if out.resolve() == root.resolve() or root.resolve() in out.resolve().parents:
+    if folders.inside(out, root):
         raise BuildError(f"--output must not lie inside --input: {out}")
-    existing = list(out.glob(f"*{records.SHARD_SUFFIX}")) + list(out.glob(MANIFEST))
-    if existing and not cfg.overwrite:
+    found = folders.scan(root)
+    if not found.images:
+        raise BuildError(
+            f"input folder holds no image files ({', '.join(sorted(imageio.IMAGE_EXTENSIONS))}): "
+            f"{root}")
+    if _existing(out) and not cfg.overwrite:
         raise BuildError(f"{out} already holds shards or a manifest; pass --overwrite to replace them")
     out.mkdir(parents=True, exist_ok=True)
-    for p in existing:
-        p.unlink()
-    return root, out, files
+    return root, out, found
+
+
+def _existing(out: Path) -> list[Path]:
+    return [p for p in (*out.glob(f"*{records.SHARD_SUFFIX}"), out / MANIFEST)
+            if p.exists() and not p.name.startswith(".tmp-")]
+
+
+def _replace_old_build(out: Path, shard_sets: dict, manifest: dict) -> None:
+    """Put the complete new build in place of the old one: the new shards
+    (each renamed over its old namesake), then the manifest, then old
+    shards the new build does not have are removed. Until this point the
+    old build is untouched, so a failed or interrupted build loses
+    nothing."""
+    old = set(_existing(out))
+    for shard_set in shard_sets.values():
+        shard_set.commit()
+    tmp = out / (".tmp-" + MANIFEST)
+    tmp.write_text(json.dumps(manifest, indent=2) + "\n")
+    os.replace(tmp, out / MANIFEST)
+    kept = {out / s["file"] for split in manifest["shards"].values() for s in split}
+    for p in old - kept - {out / MANIFEST}:
+        p.unlink(missing_ok=True)
 
 
 def build(cfg: BuildConfig) -> dict:
     """Build the shards and the manifest; returns the manifest."""
     cfg.validate()
-    root, out, files = _check_folders(cfg)
+    root, out, found = _check_folders(cfg)
+    files = found.images
     workers = cfg.workers or os.cpu_count() or 1
     n_val_shards = max(1, round(cfg.shards * cfg.val_fraction))
     shard_sets = {"train": _ShardSet(out, "train", cfg.shards),
                   "val": _ShardSet(out, "val", n_val_shards)}
-    skipped, gray = [], []
-    worker_args = {"root": str(root), "size": cfg.size,
+    skipped, gray = list(found.skipped), []
+    worker_args = {"root": str(root), "size": cfg.size, "max_pixels": cfg.max_pixels,
                    "skip_gray": cfg.skip_gray, "gray_threshold": cfg.gray_threshold}
     start = time.monotonic()
     try:
@@ -191,9 +255,9 @@ def build(cfg: BuildConfig) -> dict:
                 split = split_of(relpath, cfg.val_fraction)
                 shard_sets[split].write(records.encode_example(result[2], result[3], relpath))
             elif kind == "gray":
-                gray.append({"path": relpath, "mean_chroma": result[2]})
+                gray.append({"path": folders.display_name(relpath), "mean_chroma": result[2]})
             else:
-                skipped.append({"path": relpath, "reason": result[2]})
+                skipped.append({"path": folders.display_name(relpath), "reason": result[2]})
             bar.update(1)
         bar.close()
         for s in shard_sets.values():
@@ -203,7 +267,7 @@ def build(cfg: BuildConfig) -> dict:
             s.close()
             s.discard()
         raise
-    shards = {split: s.commit() for split, s in shard_sets.items()}
+    shards = {split: s.listing() for split, s in shard_sets.items()}
     manifest = {
         "source": str(root.resolve()),
         "options": {k: v for k, v in dataclasses.asdict(cfg).items()
@@ -216,19 +280,19 @@ def build(cfg: BuildConfig) -> dict:
             "max_error_ab": color.AB_STORE_MAX_ERROR,
         },
         "counts": {
-            "found": len(files),
+            "found": len(files) + len(found.skipped),
             "train": sum(s["examples"] for s in shards["train"]),
             "val": sum(s["examples"] for s in shards["val"]),
             "gray": len(gray),
             "skipped": len(skipped),
+            "ignored": len(found.ignored),
         },
         "shards": shards,
         "skipped": skipped,
         "gray": gray,
+        "ignored": found.ignored,
     }
-    tmp = out / (".tmp-" + MANIFEST)
-    tmp.write_text(json.dumps(manifest, indent=2) + "\n")
-    os.replace(tmp, out / MANIFEST)
+    _replace_old_build(out, shard_sets, manifest)
     manifest["seconds"] = time.monotonic() - start
     return manifest
 
@@ -241,7 +305,8 @@ def summary(manifest: dict, output: str) -> str:
     lines = [
         f"built {output} from {manifest['source']}",
         f"  found {c['found']} image files: train {c['train']}, val {c['val']}, "
-        f"near-gray dropped {c['gray']}, unreadable skipped {c['skipped']}",
+        f"near-gray dropped {c['gray']}, unreadable skipped {c['skipped']}"
+        + (f"; {c['ignored']} other files ignored" if c.get("ignored") else ""),
         f"  size {manifest['size']} px, {len(manifest['shards']['train'])} train + "
         f"{len(manifest['shards']['val'])} val shards, {secs:.1f} s ({rate:.0f} img/s)",
     ]

@@ -2,10 +2,13 @@
 
 Features: `l` (uint8 raw bytes, H*W: L * 255/100 rounded), `ab` (int8 raw
 bytes, H*W*2, interleaved a,b: Lab units rounded), `height`, `width`, and
-`name` (the source file's path relative to the input folder).
+`name` (the source file's path relative to the input folder, as the file
+system's bytes: any name, UTF-8 or not, is stored as it is).
 Round-trip error: at most 0.196 in L and 0.5 in a and b (Lab units).
 """
 from __future__ import annotations
+
+import os
 
 import numpy as np
 import tensorflow as tf
@@ -41,7 +44,7 @@ def encode_example(l_u8: np.ndarray, ab_i8: np.ndarray, name: str) -> bytes:
         "ab": _bytes(ab_i8.astype(np.int8).tobytes()),
         "height": _int(height),
         "width": _int(width),
-        "name": _bytes(name.encode("utf-8")),
+        "name": _bytes(os.fsencode(name)),
     }))
     # deterministic=True orders the feature map, so the same input gives
     # the same shard bytes on every run.
