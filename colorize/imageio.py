@@ -139,9 +139,13 @@ def _composite_on_white(color: np.ndarray, alpha: np.ndarray) -> np.ndarray:
 
 
 def _rgb_order(img: np.ndarray) -> np.ndarray:
-    """OpenCV's gray [H, W, 1] or BGR [H, W, 3] -> RGB [H, W, 3]."""
+    """OpenCV's gray [H, W, 1] or BGR [H, W, 3] -> RGB [H, W, 3]. BGR is
+    swapped in place when it can be (a fresh decode): no second copy of a
+    large photo."""
     if img.shape[2] == 1:
         return np.repeat(img, 3, axis=2)
+    if img.flags.c_contiguous and img.flags.writeable and img.dtype != np.float64:
+        return cv2.cvtColor(img, cv2.COLOR_BGR2RGB, dst=img)
     return np.ascontiguousarray(img[..., ::-1])
 
 

@@ -104,6 +104,17 @@ def test_refuses_output_inside_input_and_missing_model(run_dir, photos):
         evaluate.run(cfg_for(run_dir, root, root.parent / "o", step=99))
 
 
+def test_refuses_an_output_that_would_land_inside_the_input(run_dir, tmp_path):
+    """--input inside --output: out/p/a.png (for the input's p/a.png) would
+    overwrite the input's own a.png."""
+    root = tmp_path / "out" / "p"
+    write_rgb(root / "a.png", colour_image(8, 8, (200, 30, 30)))
+    write_rgb(root / "p" / "a.png", colour_image(8, 8, (30, 30, 200)))
+    with pytest.raises(evaluate.EvalError, match="p/a.png would land inside --input"):
+        evaluate.run(cfg_for(run_dir, root, tmp_path / "out"))
+    evaluate.run(cfg_for(run_dir, root / "p", tmp_path / "out"))  # no output lands in p/p
+
+
 def test_batches_stop_at_batch_size_or_batch_pixels(photos, tmp_path, monkeypatch):
     """--batch_size photos per generator call, fewer once a batch holds
     BATCH_PIXELS pixels (so memory does not grow with --batch_size)."""

@@ -100,3 +100,21 @@ def test_signals_raise_stopped_with_the_shell_exit_status(signum):
     assert info.value.exit_status == 128 + signum
     assert signal.getsignal(signum) is before  # handlers restored
     assert not isinstance(info.value, Exception)  # per-file `except Exception` lets it through
+
+
+def test_a_folder_that_cannot_be_listed_is_skipped_with_the_reason(tmp_path, monkeypatch):
+    # chmod 000 does not stop root (the tests may run as root): the denial
+    # is simulated where os.walk lists folders.
+    write_rgb(tmp_path / "ok" / "a.png", colour_image(8, 8, (200, 30, 30)))
+    write_rgb(tmp_path / "locked" / "b.png", colour_image(8, 8, (200, 30, 30)))
+    real = os.scandir
+
+    def scandir(path="."):
+        if os.fspath(path).endswith("locked"):
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return real(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    found = folders.scan(tmp_path)
+    assert found.images == ["ok/a.png"]
+    assert found.skipped == [{"path": "locked", "reason": "cannot list folder: Permission denied"}]
