@@ -240,6 +240,8 @@ def test_eval_cli(run_dir, photos, tmp_path):
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 1, proc.stderr[-3000:]  # finished, with skipped files
     assert "wrote 6" in proc.stdout and "2 skipped" in proc.stdout and "PSNR" in proc.stdout
+    for noise in ("XLA service", "StreamExecutor device", "Compiled cluster using XLA"):
+        assert noise not in proc.stderr  # XLA's start-up notices (absl INFO lines)
     assert "skipped empty.jpg: empty file" in proc.stdout
     (root / "empty.jpg").unlink()
     (root / "junk.png").unlink()
