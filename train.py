@@ -49,6 +49,9 @@ def main(argv):
     except trainer.NonFiniteLoss as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
+    except trainer.WorkerLost as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 3
     except trainer.Interrupted as e:
         print(f"interrupted: {e}", file=sys.stderr)
         return 128 + e.signum  # the shell's code for death by that signal: not a success

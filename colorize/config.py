@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 from typing import Optional
+
+import tensorflow as tf
 
 from colorize import models, variants
 from colorize.settings import setting
@@ -17,6 +18,7 @@ from colorize.settings import setting
 # --loss -> (l1_weight, l2_weight) defaults: the paper's L1 weight 100.
 LOSSES = {"l1": (100.0, 0.0), "l2": (0.0, 100.0), "l1+l2": (100.0, 100.0)}
 CONFIG_FILE = "config.json"
+STRATEGIES = ("mirrored", "multi_worker")
 # Fields that decide the shapes of the checkpointed variables: a resumed run
 # must keep them.
 ARCHITECTURE_FIELDS = ("generator", "width", "image_size", "gan", "sync_bn", "upsample")
@@ -74,6 +76,13 @@ class TrainConfig:
                                        "(the original's 100 critic steps at the start).")
     critic_warmup_n: int = setting(100, "D steps per G step in the warm-up.")
     sync_bn: bool = setting(False, "BatchNorm statistics over the global batch.")
+    strategy: str = setting(
+        "mirrored", "mirrored: MirroredStrategy over this machine's devices. multi_worker: "
+        "MultiWorkerMirroredStrategy over the cluster that TF_CONFIG describes (start the same "
+        "command on every worker).", STRATEGIES)
+    worker_timeout: int = setting(
+        600, "multi_worker: seconds a worker waits for the others at a collective before the "
+        "run stops with an error (a crashed worker is found sooner, by its missed heartbeats).")
     precision: str = setting(
         "auto", "Compute precision: mixed_bfloat16 (bfloat16 convolutions; float32 variables, "
         "losses and optimizer state) or float32. auto: mixed_bfloat16 where the CPU has "
@@ -142,6 +151,9 @@ class TrainConfig:
              f"--precision must be one of auto, {', '.join(models.PRECISIONS)}; "
              f"got {self.precision!r}"),
             (self.max_steps >= 0, f"--max_steps must be >= 0; got {self.max_steps}"),
+            (self.strategy in STRATEGIES,
+             f"--strategy must be one of {', '.join(STRATEGIES)}; got {self.strategy!r}"),
+            (self.worker_timeout >= 1, f"--worker_timeout must be >= 1; got {self.worker_timeout}"),
             (self.optimizer in variants.OPTIMIZERS,
              f"--optimizer must be one of {variants.OPTIMIZERS}; got {self.optimizer!r}"),
             (self.n_critic is None or self.n_critic >= 1, f"--n_critic must be >= 1; got {self.n_critic}"),
@@ -175,21 +187,29 @@ class TrainConfig:
         return cls(**{k: v for k, v in d.items() if k in known})
 
 
+# Through tf.io.gfile: a model_dir may be any URI TensorFlow's file systems
+# know (gs://, and s3:// or hdfs:// through tensorflow-io).
+
+def config_path(model_dir: str) -> str:
+    return model_dir.rstrip("/") + "/" + CONFIG_FILE
+
+
 def load(model_dir: str) -> TrainConfig:
-    path = os.path.join(model_dir, CONFIG_FILE)
-    if not os.path.exists(path):
+    path = config_path(model_dir)
+    if not tf.io.gfile.exists(path):
         raise FileNotFoundError(f"no {CONFIG_FILE} in {model_dir}: is it a training run's model_dir?")
-    with open(path) as f:
+    with tf.io.gfile.GFile(path) as f:
         return TrainConfig.from_dict(json.load(f))
 
 
 def save(cfg: TrainConfig) -> None:
-    os.makedirs(cfg.model_dir, exist_ok=True)
-    path = os.path.join(cfg.model_dir, CONFIG_FILE)
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
+    """Written under a temporary name, then renamed (atomic on a local disk;
+    object stores copy, so a reader may briefly see no config.json there)."""
+    tf.io.gfile.makedirs(cfg.model_dir)
+    path = config_path(cfg.model_dir)
+    with tf.io.gfile.GFile(path + ".tmp", "w") as f:
         f.write(cfg.to_json())
-    os.replace(tmp, path)
+    tf.io.gfile.rename(path + ".tmp", path, overwrite=True)
 
 
 def check_resume(previous: TrainConfig, current: TrainConfig) -> None:

@@ -222,15 +222,22 @@ def write_image(path: str | os.PathLike, rgb: np.ndarray) -> None:
     """Write sRGB (uint8, uint16, or float in [0, 1]) to path; the format follows
     the extension. Written to a temporary name first, then renamed, so an
     interrupted run leaves no truncated output."""
-    rgb = to_uint8(rgb)
     path = Path(path)
+    encoded = encode_image(rgb, path.suffix or ".png")
     path.parent.mkdir(parents=True, exist_ok=True)
-    ok, encoded = cv2.imencode(path.suffix or ".png", np.ascontiguousarray(rgb[..., ::-1]))
-    if not ok:
-        raise OSError(f"OpenCV cannot encode {path.suffix!r} images: {path}")
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(encoded.tobytes())
+    tmp.write_bytes(encoded)
     os.replace(tmp, path)
+
+
+def encode_image(rgb: np.ndarray, suffix: str) -> bytes:
+    """sRGB (uint8, uint16, or float in [0, 1]) -> the bytes of an image
+    file in the format of suffix (".png", ".jpg", ...)."""
+    rgb = to_uint8(rgb)
+    ok, encoded = cv2.imencode(suffix, np.ascontiguousarray(rgb[..., ::-1]))
+    if not ok:
+        raise OSError(f"OpenCV cannot encode {suffix!r} images")
+    return encoded.tobytes()
 
 
 def center_crop_square(img: np.ndarray) -> np.ndarray:

@@ -18,6 +18,7 @@ import math
 import os
 import signal
 import sys
+import tempfile
 import threading
 
 import keras
@@ -43,6 +44,55 @@ METER_GROUP = {"adv_share": "gan", "d_acc": "gan"}
 
 class NonFiniteLoss(RuntimeError):
     """A loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+class WorkerLost(RuntimeError):
+    """multi_worker: another worker crashed, was preempted or stopped
+    answering; every worker stops (TensorFlow cannot continue a collective
+    without it)."""
+
+
+# What TensorFlow raises in the survivors when a worker is gone: its missed
+# heartbeats (UNAVAILABLE) or a collective past --worker_timeout.
+_LOST_WORKER_ERRORS = (tf.errors.UnavailableError, tf.errors.DeadlineExceededError,
+                       tf.errors.AbortedError)
+
+
+def make_strategy(cfg: config_lib.TrainConfig) -> tf.distribute.Strategy:
+    """MirroredStrategy over the local devices, or MultiWorkerMirroredStrategy
+    over the cluster in TF_CONFIG (as TensorFlow documents it: a cluster
+    manager that sets TF_CONFIG runs train.py unchanged)."""
+    if cfg.strategy == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if not os.environ.get("TF_CONFIG"):
+        raise config_lib.ConfigError(
+            "--strategy=multi_worker needs TF_CONFIG: the cluster's workers and this one's "
+            "index, e.g. TF_CONFIG='{\"cluster\": {\"worker\": [\"host1:12345\", "
+            "\"host2:12345\"]}, \"task\": {\"type\": \"worker\", \"index\": 0}}'")
+    options = tf.distribute.experimental.CommunicationOptions(timeout_seconds=cfg.worker_timeout)
+    return tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
+
+
+def num_workers(strategy: tf.distribute.Strategy) -> int:
+    resolver = strategy.cluster_resolver  # None for MirroredStrategy
+    if resolver is None:
+        return 1
+    spec = resolver.cluster_spec().as_dict()
+    return max(1, sum(len(spec.get(job, [])) for job in ("chief", "worker")))
+
+
+def is_chief(strategy: tf.distribute.Strategy) -> bool:
+    """The one worker that writes the run's checkpoints, config.json,
+    summaries and samples (always true on one machine)."""
+    return strategy.extended.should_checkpoint
+
+
+def worker_dir(strategy: tf.distribute.Strategy) -> str:
+    """Where a non-chief worker writes the checkpoints the strategy makes
+    every worker write: a temporary folder, removed at the end."""
+    resolver = strategy.cluster_resolver
+    return os.path.join(tempfile.gettempdir(),
+                        f"colorize-{resolver.task_type}-{resolver.task_id}-{os.getpid()}")
 
 
 class Interrupted(Exception):
@@ -119,7 +169,11 @@ class Trainer:
         if self.discriminator is not None:
             parts.update(discriminator=self.discriminator, d_optimizer=self.d_optimizer)
         self.checkpoint = tf.train.Checkpoint(**parts)
-        self.manager = tf.train.CheckpointManager(self.checkpoint, cfg.model_dir,
+        # Every worker saves (saving may run collectives); only the chief
+        # into model_dir.
+        self.chief = is_chief(strategy)
+        self.write_dir = cfg.model_dir if self.chief else worker_dir(strategy)
+        self.manager = tf.train.CheckpointManager(self.checkpoint, self.write_dir,
                                                   max_to_keep=cfg.keep_checkpoints)
         if self.discriminator is not None:
             params = {p: getattr(cfg, p) for p in self.variant.discriminator_loss_params}
@@ -249,10 +303,24 @@ class Trainer:
         return metrics
 
     def restore(self) -> int:
-        """Restore the latest checkpoint, if any; returns the step."""
-        if self.manager.latest_checkpoint:
-            self.checkpoint.restore(self.manager.latest_checkpoint).assert_existing_objects_matched()
+        """Restore model_dir's latest checkpoint, if any (every worker reads
+        the chief's); returns the step."""
+        latest = tf.train.latest_checkpoint(self.cfg.model_dir)
+        if latest:
+            self.checkpoint.restore(latest).assert_existing_objects_matched()
         return int(self.step.numpy())
+
+    def any_worker(self, flag: bool) -> bool:
+        """Whether flag is true on any worker: workers agree to stop at the
+        same step (a signal reaches each at its own moment)."""
+        if num_workers(self.strategy) == 1:
+            return flag
+        return bool(self._any_worker(tf.constant(float(flag))) > 0)
+
+    @tf.function
+    def _any_worker(self, flag):
+        per_replica = self.strategy.run(lambda: tf.identity(flag))
+        return self.strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
 
     def colorize(self, l: tf.Tensor) -> tf.Tensor:
         return self.generator(l, training=False)
@@ -328,24 +396,43 @@ def prepare(cfg: config_lib.TrainConfig) -> tuple[config_lib.TrainConfig, str, s
     config and the (train, grid) shard patterns."""
     cfg = cfg.resolved()
     train_pattern, grid_pattern = check_data(cfg)
-    path = os.path.join(cfg.model_dir, config_lib.CONFIG_FILE)
-    if os.path.exists(path):
+    if tf.io.gfile.exists(config_lib.config_path(cfg.model_dir)):
         config_lib.check_resume(config_lib.load(cfg.model_dir), cfg)
     return cfg, train_pattern, grid_pattern
 
 
 def train(cfg: config_lib.TrainConfig, strategy: tf.distribute.Strategy | None = None) -> dict:
     """Train to cfg.max_steps (resuming from model_dir); returns the last metrics."""
+    # The strategy first: MultiWorkerMirroredStrategy must be set up before
+    # TensorFlow runs anything (prepare reads the shards).
+    strategy = strategy or make_strategy(cfg.resolved())
     cfg, train_pattern, grid_pattern = prepare(cfg)
-    strategy = strategy or tf.distribute.MirroredStrategy()
     replicas = strategy.num_replicas_in_sync
     if cfg.batch_size % replicas:
         raise config_lib.ConfigError(
             f"--batch_size={cfg.batch_size} does not divide over {replicas} replicas")
     keras.utils.set_random_seed(cfg.seed)
     trainer = Trainer(cfg, strategy)
+    try:
+        return _train(cfg, trainer, train_pattern, grid_pattern)
+    except _LOST_WORKER_ERRORS as e:
+        if num_workers(strategy) == 1:
+            raise
+        detail = str(e).strip().splitlines()
+        raise WorkerLost(
+            f"the cluster lost a worker ({next((d for d in detail if 'heartbeat' in d or 'aborted' in d), detail[0])[:300]}). "
+            f"The last checkpoint is {tf.train.latest_checkpoint(cfg.model_dir) or 'none'}: "
+            "start every worker again with the same command to resume from it") from e
+    finally:
+        if not trainer.chief and tf.io.gfile.exists(trainer.write_dir):
+            tf.io.gfile.rmtree(trainer.write_dir)
+
+
+def _train(cfg, trainer: Trainer, train_pattern: str, grid_pattern: str) -> dict:
+    strategy, replicas = trainer.strategy, trainer.strategy.num_replicas_in_sync
     step = trainer.restore()
-    config_lib.save(cfg)
+    if trainer.chief:
+        config_lib.save(cfg)
     if step >= cfg.max_steps:
         logging.info("%s is at step %d >= --max_steps=%d: nothing to do", cfg.model_dir, step,
                      cfg.max_steps)
@@ -353,27 +440,29 @@ def train(cfg: config_lib.TrainConfig, strategy: tf.distribute.Strategy | None =
     if step:
         logging.info("resumed from %s at step %d; the data order continues after %d batches",
                      trainer.manager.latest_checkpoint, step, int(trainer.batches.numpy()))
-    logging.info("training %s/%s %s on %d replica(s), global batch %d, %d steps -> %s",
-                 cfg.gan, cfg.loss, cfg.generator, replicas, cfg.batch_size, cfg.max_steps,
-                 cfg.model_dir)
+    logging.info("training %s/%s %s on %d replica(s) (%d worker(s)), global batch %d, %d steps "
+                 "-> %s", cfg.gan, cfg.loss, cfg.generator, replicas, num_workers(strategy),
+                 cfg.batch_size, cfg.max_steps, cfg.model_dir)
 
-    # A resumed run continues the data order: each input pipeline skips the
-    # examples it already served (global batches x global batch / pipelines).
+    # A resumed run continues the data order: the global stream skips the
+    # examples already served (global batches x global batch).
     consumed = int(trainer.batches.numpy())
     dataset = strategy.distribute_datasets_from_function(
         lambda ctx: pipeline.make_dataset(train_pattern, cfg.batch_size, training=True,
                                           image_size=cfg.image_size, input_context=ctx,
                                           shuffle_buffer=cfg.shuffle_buffer, seed=cfg.seed,
                                           weights=cfg.data_weights or None,
-                                          skip=consumed * cfg.batch_size // ctx.num_input_pipelines))
+                                          skip=consumed * cfg.batch_size))
     iterator = iter(dataset)
     grid_l, grid_ab = grid_batch(grid_pattern, cfg)
-    writer = tf.summary.create_file_writer(os.path.join(cfg.model_dir, "train"))
-    samples_dir = os.path.join(cfg.model_dir, "samples")
+    # Summaries and samples: the chief's alone.
+    writer = (tf.summary.create_file_writer(cfg.model_dir.rstrip("/") + "/train") if trainer.chief
+              else tf.summary.create_noop_writer())
+    samples_dir = cfg.model_dir.rstrip("/") + "/samples"
 
     metrics, progress = {}, None
     with StopOnSignal() as stop:
-        while step < cfg.max_steps and stop.signum is None:
+        while step < cfg.max_steps and not trainer.any_worker(stop.signum is not None):
             steps = steps_to_next_event(step, cfg)
             metrics = trainer.train_step(iterator, tf.constant(steps))
             metrics = {k: float(v) for k, v in metrics.items()}  # the host's one wait per call
@@ -394,17 +483,18 @@ def train(cfg: config_lib.TrainConfig, strategy: tf.distribute.Strategy | None =
                                          refresh=sys.stderr.isatty())
             if step % cfg.summary_every == 0 or last:
                 _write_scalars(writer, trainer, metrics, step)
-            if step % cfg.image_every == 0 or last:
+            if (step % cfg.image_every == 0 or last) and trainer.chief:
                 _write_grid(writer, trainer, grid_l, grid_ab, step, samples_dir)
             if step % cfg.checkpoint_every == 0 or last:
                 trainer.manager.save(checkpoint_number=step)
-    if stop.signum is not None:
+    if step < cfg.max_steps:  # stopped by a signal, here or on another worker
         if step % cfg.checkpoint_every:  # else this step is saved already
             trainer.manager.save(checkpoint_number=step)
         writer.flush()
         if progress is not None:
             progress.close()
-        raise Interrupted(stop.signum, step, trainer.manager.latest_checkpoint)
+        raise Interrupted(stop.signum or signal.SIGTERM, step,
+                          tf.train.latest_checkpoint(cfg.model_dir))
     writer.flush()
     if progress is not None:
         progress.close()
@@ -466,4 +556,6 @@ def _write_grid(writer, trainer, grid_l, grid_ab, step, samples_dir):
     sheet = grid_image(grid_l, trainer.colorize(grid_l), grid_ab)
     with writer.as_default(step=step):
         tf.summary.image("gray_colorized_real", sheet[None], step=step)
-    imageio.write_image(os.path.join(samples_dir, f"step_{step:07d}.png"), sheet)
+    tf.io.gfile.makedirs(samples_dir)
+    with tf.io.gfile.GFile(f"{samples_dir}/step_{step:07d}.png", "wb") as f:
+        f.write(imageio.encode_image(sheet, ".png"))

@@ -59,19 +59,13 @@ def _augment(index, l, ab, image_size: int | None, seed: int):
     return _fit(lab[..., :1], lab[..., 1:], image_size)
 
 
-def _records(files: list[str], *, training: bool,
-             input_context: tf.distribute.InputContext | None, shuffle_buffer: int,
+def _records(files: list[str], *, training: bool, shuffle_buffer: int,
              seed: int | None) -> tf.data.Dataset:
-    """Serialized examples of some shard files, sharded over input
-    pipelines; in training, files and examples shuffled and repeated. The
-    order is a function of the seed alone (deterministic interleave), so a
-    resumed run can skip to where it stopped."""
+    """Serialized examples of some shard files; in training, files and
+    examples shuffled and repeated. The order is a function of the seed
+    alone (deterministic interleave), so a resumed run can skip to where it
+    stopped, and every input pipeline forms the same stream."""
     ds = tf.data.Dataset.from_tensor_slices(files)
-    if input_context is not None and input_context.num_input_pipelines > 1:
-        if len(files) < input_context.num_input_pipelines:
-            raise ValueError(f"{len(files)} shards cannot feed "
-                             f"{input_context.num_input_pipelines} input pipelines")
-        ds = ds.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
     if training:
         ds = ds.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
         ds = ds.repeat()
@@ -99,24 +93,23 @@ def make_dataset(
     training: files and examples shuffled, random flip, repeated forever,
     remainder dropped. Otherwise: one pass in a fixed order, last partial
     batch kept. Either way, with image_size, whole photos resized to it.
-    With an input_context the batch is the per-replica one and files are
-    sharded across input pipelines.
+    With an input_context the batch is the per-replica one and examples are
+    shared out over the input pipelines (one per worker).
 
     weights (training only): one per comma-separated part of pattern; each
     example is drawn from part i with probability weights[i] / sum(weights),
     whatever the parts' sizes. Without weights, parts mix in proportion to
     their sizes.
 
-    skip (training only): examples of this input pipeline's training stream
-    to pass over first, so that a resumed run sees the batches the
+    skip (training only): examples of the global training stream (all
+    pipelines together) to pass over first, so that a resumed run sees the batches the
     uninterrupted run would have seen next. The stream depends only on the
     seed; skipped examples are read but not decoded.
     """
     batch_size = global_batch_size
     if input_context is not None:
         batch_size = input_context.get_per_replica_batch_size(global_batch_size)
-    kwargs = dict(training=training, input_context=input_context,
-                  shuffle_buffer=shuffle_buffer, seed=seed)
+    kwargs = dict(training=training, shuffle_buffer=shuffle_buffer, seed=seed)
     if weights and training:
         parts = [p for p in pattern.split(",") if p.strip()]
         if len(parts) != len(weights) or min(weights) < 0 or sum(weights) <= 0:
@@ -131,12 +124,22 @@ def make_dataset(
             weights=[w / total for w in weights], seed=seed)
     else:
         ds = _records(shard_files(pattern), **kwargs)
+    ds = ds.enumerate()
     if training:
-        ds = ds.enumerate().skip(skip)
+        ds = ds.skip(skip)
+    if input_context is not None and input_context.num_input_pipelines > 1:
+        # Pipeline k keeps examples k, k + N, k + 2N ... of the one global
+        # stream, before decoding. A step's N per-pipeline batches then hold
+        # exactly the examples of one global batch of a single process
+        # (tested): N workers x B/N compute the update that 1 x B does, and
+        # a run may resume on another number of workers. Each pipeline
+        # reads every shard (N times the reading of sharding by file).
+        ds = ds.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
+    if training:
         ds = ds.map(lambda i, record: _augment(i, *records.parse_example(record), image_size,
                                                seed or 0), num_parallel_calls=AUTOTUNE)
     else:
-        ds = ds.map(lambda record: _fit(*records.parse_example(record), image_size),
+        ds = ds.map(lambda i, record: _fit(*records.parse_example(record), image_size),
                     num_parallel_calls=AUTOTUNE)
     ds = ds.batch(batch_size, drop_remainder=training)
     return ds.prefetch(AUTOTUNE)
