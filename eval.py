@@ -40,6 +40,12 @@ FLAGS = flags.FLAGS
 
 
 def main(argv):
+    from colorize import remote
+
+    return remote.exit_status(_main(argv), FLAGS.model_dir, FLAGS.saved_model)
+
+
+def _main(argv):
     del argv
     from colorize import evaluate, folders
 

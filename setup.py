@@ -46,7 +46,8 @@ setup(
         # Ships the real colour photographs used as the offline built-in sample.
         "scikit-image>=0.21",
     ],
-    extras_require={"test": ["pytest>=7"]},
+    # moto: a local S3-compatible server for the remote-storage test.
+    extras_require={"test": ["pytest>=7", "moto[server]>=5,<6"]},
     entry_points={
         "console_scripts": [
             # Each the same program as its module or script, same flags.

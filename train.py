@@ -38,6 +38,12 @@ def build_config() -> config_lib.TrainConfig:
 
 
 def main(argv):
+    from colorize import remote
+
+    return remote.exit_status(_main(argv), FLAGS.data, FLAGS.model_dir)
+
+
+def _main(argv):
     del argv
     from colorize import trainer
 

@@ -109,6 +109,15 @@ def reexport(saved_model: str, output: str, overwrite: bool = False) -> None:
 
 
 def main(argv):
+    from absl import flags
+
+    from colorize import remote
+
+    f = flags.FLAGS
+    return remote.exit_status(_main(argv), f.model_dir, f.saved_model, f.output)
+
+
+def _main(argv):
     del argv
     from absl import flags
 

@@ -10,7 +10,7 @@ import sys
 
 from absl import app, flags
 
-from colorize import folders, imageio
+from colorize import folders, imageio, remote
 from colorize.data import builder
 
 flags.DEFINE_string("input", None, "Folder of photos, walked recursively.")
@@ -31,6 +31,10 @@ FLAGS = flags.FLAGS
 
 
 def main(argv):
+    return remote.exit_status(_main(argv), FLAGS.output)
+
+
+def _main(argv):
     del argv
     cfg = builder.BuildConfig(
         input=FLAGS.input, output=FLAGS.output, size=FLAGS.size,

@@ -155,13 +155,22 @@ def _results(files: list[str], worker_args: dict, workers: int) -> Iterator[tupl
 
 # --- parent side ------------------------------------------------------------
 
+# The output folder is written through tf.io.gfile: it may be any URI that
+# TensorFlow's file systems know (gs://, s3:// ...). Renames there are
+# copies, so "complete before it replaces" holds, but not atomicity.
+
+def _join(out: str, name: str) -> str:
+    return out.rstrip("/") + "/" + name
+
+
 class _ShardSet:
     """N shard writers for one split, round-robin, under temporary names."""
 
-    def __init__(self, out: Path, split: str, n: int):
-        self.final = [out / f"{split}-{i:05d}{records.SHARD_SUFFIX}" for i in range(n)]
-        self.tmp = [p.with_name(".tmp-" + p.name) for p in self.final]
-        self.writers = [tf.io.TFRecordWriter(str(p)) for p in self.tmp]
+    def __init__(self, out: str, split: str, n: int):
+        self.out = out
+        self.names = [f"{split}-{i:05d}{records.SHARD_SUFFIX}" for i in range(n)]
+        self.tmp = [_join(out, ".tmp-" + name) for name in self.names]
+        self.writers = [tf.io.TFRecordWriter(p) for p in self.tmp]
         self.counts = [0] * n
         self.next = 0
 
@@ -177,28 +186,29 @@ class _ShardSet:
 
     def listing(self) -> list[dict]:
         """The shards commit() will put in place (empty ones are dropped)."""
-        return [{"file": final.name, "examples": count}
-                for final, count in zip(self.final, self.counts) if count]
+        return [{"file": name, "examples": count}
+                for name, count in zip(self.names, self.counts) if count]
 
     def commit(self) -> None:
         """Rename complete shards to their final names; drop empty ones."""
-        for tmp, final, count in zip(self.tmp, self.final, self.counts):
+        for tmp, name, count in zip(self.tmp, self.names, self.counts):
             if count:
-                os.replace(tmp, final)
+                tf.io.gfile.rename(tmp, _join(self.out, name), overwrite=True)
             else:
-                tmp.unlink()
+                tf.io.gfile.remove(tmp)
 
     def discard(self) -> None:
         for tmp in self.tmp:
-            tmp.unlink(missing_ok=True)
+            if tf.io.gfile.exists(tmp):
+                tf.io.gfile.remove(tmp)
 
 
-def _check_folders(cfg: BuildConfig) -> tuple[Path, Path, folders.Scan]:
+def _check_folders(cfg: BuildConfig) -> tuple[Path, str, folders.Scan]:
     root = Path(cfg.input)
     if not root.is_dir():
         raise BuildError(f"input folder does not exist: {root}")
-    out = Path(cfg.output)
-    if folders.inside(out, root):
+    out = cfg.output
+    if "://" not in out and folders.inside(out, root):
         raise BuildError(f"--output must not lie inside --input: {out}")
     found = folders.scan(root)
     if not found.images:
@@ -207,30 +217,35 @@ def _check_folders(cfg: BuildConfig) -> tuple[Path, Path, folders.Scan]:
             f"{root}")
     if _existing(out) and not cfg.overwrite:
         raise BuildError(f"{out} already holds shards or a manifest; pass --overwrite to replace them")
-    out.mkdir(parents=True, exist_ok=True)
+    tf.io.gfile.makedirs(out)
     return root, out, found
 
 
-def _existing(out: Path) -> list[Path]:
-    return [p for p in (*out.glob(f"*{records.SHARD_SUFFIX}"), out / MANIFEST)
-            if p.exists() and not p.name.startswith(".tmp-")]
+def _existing(out: str) -> set[str]:
+    """Names of the shards and manifest in out (temporary files aside)."""
+    if not tf.io.gfile.isdir(out):
+        return set()
+    return {name for name in tf.io.gfile.listdir(out)
+            if not name.startswith(".tmp-")
+            and (name.endswith(records.SHARD_SUFFIX) or name == MANIFEST)}
 
 
-def _replace_old_build(out: Path, shard_sets: dict, manifest: dict) -> None:
+def _replace_old_build(out: str, shard_sets: dict, manifest: dict) -> None:
     """Put the complete new build in place of the old one: the new shards
     (each renamed over its old namesake), then the manifest, then old
     shards the new build does not have are removed. Until this point the
     old build is untouched, so a failed or interrupted build loses
     nothing."""
-    old = set(_existing(out))
+    old = _existing(out)
     for shard_set in shard_sets.values():
         shard_set.commit()
-    tmp = out / (".tmp-" + MANIFEST)
-    tmp.write_text(json.dumps(manifest, indent=2) + "\n")
-    os.replace(tmp, out / MANIFEST)
-    kept = {out / s["file"] for split in manifest["shards"].values() for s in split}
-    for p in old - kept - {out / MANIFEST}:
-        p.unlink(missing_ok=True)
+    tmp = _join(out, ".tmp-" + MANIFEST)
+    with tf.io.gfile.GFile(tmp, "w") as f:
+        f.write(json.dumps(manifest, indent=2) + "\n")
+    tf.io.gfile.rename(tmp, _join(out, MANIFEST), overwrite=True)
+    kept = {s["file"] for split in manifest["shards"].values() for s in split} | {MANIFEST}
+    for name in old - kept:
+        tf.io.gfile.remove(_join(out, name))
 
 
 def build(cfg: BuildConfig) -> dict:
