@@ -15,8 +15,10 @@ import tensorflow as tf
 from colorize import models, variants
 from colorize.settings import setting
 
-# --loss -> (l1_weight, l2_weight) defaults: the paper's L1 weight 100.
-LOSSES = {"l1": (100.0, 0.0), "l2": (0.0, 100.0), "l1+l2": (100.0, 100.0)}
+# --loss -> (l1_weight, l2_weight, classification_weight) defaults: the
+# paper's L1 weight 100; Zhang et al.'s cross-entropy alone, weight 1.
+LOSSES = {"l1": (100.0, 0.0, 0.0), "l2": (0.0, 100.0, 0.0), "l1+l2": (100.0, 100.0, 0.0),
+          "classification": (0.0, 0.0, 1.0)}
 CONFIG_FILE = "config.json"
 STRATEGIES = ("mirrored", "multi_worker")
 # Fields that decide the shapes of the checkpointed variables: a resumed run
@@ -43,7 +45,8 @@ class TrainConfig:
                              "and samples/ (runs/demo for the demo).")
     gan: str = setting("wgan", "GAN variant; none = the generator alone.",
                        tuple(variants.VARIANTS))
-    loss: str = setting("l1", "Regression loss on ab.", tuple(LOSSES))
+    loss: str = setting("l1", "Loss on ab: regression (l1, l2) or Zhang et al.'s "
+                        "rebalanced cross-entropy over ab bins (classification).", tuple(LOSSES))
     generator: str = setting("unet", "Generator: the pix2pix U-Net or Zhang et al.'s net.",
                              models.GENERATORS)
     upsample: str = setting(
@@ -60,6 +63,14 @@ class TrainConfig:
         None, "Weight of L1 (default 100 when --loss has l1, else 0).")
     l2_weight: Optional[float] = setting(
         None, "Weight of L2 (default 100 when --loss has l2, else 0).")
+    classification_weight: Optional[float] = setting(
+        None, "Weight of the cross-entropy (default 1 for --loss=classification, else 0).")
+    temperature: float = setting(
+        0.38, "--loss=classification: annealed-mean temperature that decodes the class "
+        "distribution to ab, in summaries, eval and the export (1: the mean; near 0: the mode).")
+    rebalance: float = setting(
+        0.5, "--loss=classification: lambda of the class rebalancing (0: weights 1/prior; "
+        "1: no rebalancing).")
     optimizer: Optional[str] = setting(None, "Optimiser (default: the variant's).",
                                        variants.OPTIMIZERS)
     lr_g: Optional[float] = setting(None, "Generator learning rate (default: the variant's).")
@@ -102,13 +113,19 @@ class TrainConfig:
     def variant(self) -> variants.Variant:
         return variants.get(self.gan)
 
+    @property
+    def classifies(self) -> bool:
+        """Whether the generator has Zhang's class head (logits over ab bins)."""
+        return self.loss == "classification"
+
     def resolved(self) -> "TrainConfig":
         """A copy with every None replaced by the variant's default."""
         self.validate_names()
         v = self.variant
-        l1, l2 = LOSSES[self.loss]
+        l1, l2, cls = LOSSES[self.loss]
         defaults = {
             "gan_weight": v.gan_weight, "l1_weight": l1, "l2_weight": l2,
+            "classification_weight": cls,
             "optimizer": v.optimizer, "lr_g": v.learning_rate, "lr_d": v.learning_rate,
             "beta_1": v.beta_1, "beta_2": v.beta_2, "n_critic": v.n_critic,
             "clip": v.clip, "margin": v.margin, "gp_weight": v.gradient_penalty_weight,
@@ -158,8 +175,13 @@ class TrainConfig:
              f"--optimizer must be one of {variants.OPTIMIZERS}; got {self.optimizer!r}"),
             (self.n_critic is None or self.n_critic >= 1, f"--n_critic must be >= 1; got {self.n_critic}"),
             (self.clip is None or self.clip > 0, f"--clip must be > 0; got {self.clip}"),
-            (all((w or 0) >= 0 for w in (self.gan_weight, self.l1_weight, self.l2_weight)),
+            (all((w or 0) >= 0 for w in (self.gan_weight, self.l1_weight, self.l2_weight,
+                                          self.classification_weight)),
              "loss weights must be >= 0"),
+            (self.temperature > 0, f"--temperature must be > 0; got {self.temperature}"),
+            (0 <= self.rebalance <= 1, f"--rebalance must be in [0, 1]; got {self.rebalance}"),
+            (self.loss == "classification" or not self.classification_weight,
+             "--classification_weight needs --loss=classification (the net's class head)"),
             (all((lr is None or lr > 0) for lr in (self.lr_g, self.lr_d)),
              "learning rates must be > 0"),
             (min(self.checkpoint_every, self.summary_every, self.image_every, self.log_every) >= 1,
@@ -170,7 +192,8 @@ class TrainConfig:
                 raise ConfigError(message)
         if self.variant.discriminator is None and (self.gan_weight or 0) > 0:
             raise ConfigError("--gan=none has no discriminator; --gan_weight must be 0")
-        if self.gan_weight == 0 and (self.l1_weight or 0) == 0 and (self.l2_weight or 0) == 0:
+        if self.gan_weight == 0 and not any((self.l1_weight, self.l2_weight,
+                                             self.classification_weight)):
             raise ConfigError("every loss weight is 0: nothing to train")
 
     # --- persistence ---------------------------------------------------------
@@ -216,6 +239,8 @@ def check_resume(previous: TrainConfig, current: TrainConfig) -> None:
     """Refuse to resume with flags that change the checkpointed shapes."""
     changed = [f"--{k}: {getattr(previous, k)!r} -> {getattr(current, k)!r}"
                for k in ARCHITECTURE_FIELDS if getattr(previous, k) != getattr(current, k)]
+    if previous.classifies != current.classifies:  # the head's shape
+        changed.append(f"--loss: {previous.loss!r} -> {current.loss!r}")
     if changed:
         raise ConfigError(
             f"{current.model_dir} holds a run with another architecture ({'; '.join(changed)}); "

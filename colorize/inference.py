@@ -33,7 +33,7 @@ from typing import Callable
 import numpy as np
 import tensorflow as tf
 
-from colorize import color, config as config_lib, models
+from colorize import ab_bins, color, config as config_lib, models
 
 PredictFn = Callable[[tf.Tensor], tf.Tensor]  # normalised L [B,S,S,1] -> ab [B,S,S,2]
 
@@ -220,12 +220,23 @@ def checkpoint_path(model_dir: str, step: int | None = None) -> str:
 def load_generator(model_dir: str, step: int | None = None, image_size: int | None = None):
     """Rebuild the trained generator from config.json (at its trained size,
     or image_size: the Keras model's input size is fixed) and restore its
-    weights."""
+    weights. A classification generator comes with its annealed mean (at
+    the run's --temperature): either way the model maps L to ab."""
     cfg = config_lib.load(model_dir)
+    bins = None
+    if cfg.classifies:  # the bins the run trained with, stored beside it
+        stored = ab_bins.load_prior(model_dir)
+        if stored is None:
+            raise ValueError(f"{model_dir} is a --loss=classification run without its "
+                             f"{ab_bins.PRIOR_FILE} (the ab bins its class head predicts)")
+        bins = stored[0]
     generator = models.build_generator(cfg.generator, image_size or cfg.image_size, cfg.width,
-                                       cfg.sync_bn, cfg.upsample)
+                                       cfg.sync_bn, cfg.upsample,
+                                       classes=0 if bins is None else len(bins))
     path = checkpoint_path(model_dir, step)
     restore_strictly(generator, path, cfg.generator)
+    if bins is not None:  # decoded to ab as in training: eval and export see ab
+        generator = models.decoded(generator, bins, cfg.temperature)
     return generator, cfg, path
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import tensorflow as tf
 
+from colorize import ab_bins, color
+
 
 def per_example_mean(x: tf.Tensor) -> tf.Tensor:
     """Mean over every axis but the first: [B, ...] -> [B]."""
@@ -27,6 +29,22 @@ def l1_loss(real_ab: tf.Tensor, fake_ab: tf.Tensor) -> tf.Tensor:
 def l2_loss(real_ab: tf.Tensor, fake_ab: tf.Tensor) -> tf.Tensor:
     """Per-example mean squared error (the original summed over the batch)."""
     return per_example_mean(tf.square(fake_ab - real_ab))
+
+
+# --- classification (Zhang et al.) --------------------------------------------------
+
+def classification_loss(real_ab: tf.Tensor, logits: tf.Tensor, bins,
+                        class_weights: tf.Tensor) -> tf.Tensor:
+    """Zhang et al.'s rebalanced multinomial cross-entropy, per example:
+    the mean over pixels of -w_q* sum_q Z_q log softmax(logits)_q, with Z
+    the soft-encoded true colour (ab_bins.soft_encode) and w_q* the
+    rebalancing weight of its most likely bin. real_ab in the network's
+    range (ab / 110)."""
+    target = ab_bins.soft_encode(color.denormalize_ab(real_ab), bins)
+    cross_entropy = -tf.reduce_sum(target * tf.nn.log_softmax(tf.cast(logits, tf.float32)),
+                                   axis=-1)
+    weight = tf.gather(class_weights, tf.argmax(target, axis=-1))
+    return per_example_mean(weight * cross_entropy)
 
 
 # --- DCGAN: sigmoid cross-entropy on logits --------------------------------------

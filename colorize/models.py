@@ -9,9 +9,11 @@ from __future__ import annotations
 import contextlib
 
 import keras
+import numpy as np
 import tensorflow as tf
 from keras import layers
 
+from colorize import ab_bins, color
 from colorize.color import AB_SCALE
 
 GENERATORS = ("colcol", "unet")
@@ -196,14 +198,15 @@ def _upsample(x, filters: int, upsample: str, name: str, **kwargs):
 
 
 def colcol_generator(image_size: int, width: float = 1.0, sync_bn: bool = False,
-                     upsample: str = "resize") -> keras.Model:
-    """Zhang et al. (ECCV 2016) colorful colorization as a regression net.
+                     upsample: str = "resize", classes: int = 0) -> keras.Model:
+    """Zhang et al. (ECCV 2016) colorful colorization.
 
     Blocks 1-7: 2-3 3x3 conv + ReLU ending in BatchNorm; blocks 1-3 end with
     a stride-2 conv (input/8); blocks 5-6 dilation 2. Block 8: x2 upsampling
     (Zhang's 4x4 transposed conv with upsample="transpose") + two 3x3 convs.
-    The 313-bin classification head is replaced by a 1x1 conv to 2 channels
-    with tanh, then bilinear x4.
+    Head: with classes, Zhang's 1x1 conv to the class logits (then their net
+    at upsample="transpose"); else, as a regression net, a 1x1 conv to 2
+    channels with tanh. Either way bilinear x4 to the input size.
     """
     if image_size % 8:
         raise ValueError(f"colcol needs an image size divisible by 8, got {image_size}")
@@ -224,8 +227,11 @@ def colcol_generator(image_size: int, width: float = 1.0, sync_bn: bool = False,
     for i in (2, 3):
         x = layers.Conv2D(_ch(256, width), 3, padding="same", activation="relu",
                           name=f"conv8_{i}")(x)
-    x = layers.Conv2D(2, 1, activation="tanh", name="ab_head", dtype=OUTPUT_DTYPE)(x)
-    out = BilinearUpsampling(4, name="ab", dtype=OUTPUT_DTYPE)(x)
+    if classes:
+        x = layers.Conv2D(classes, 1, name="logits_head", dtype=OUTPUT_DTYPE)(x)
+    else:
+        x = layers.Conv2D(2, 1, activation="tanh", name="ab_head", dtype=OUTPUT_DTYPE)(x)
+    out = BilinearUpsampling(4, name="logits" if classes else "ab", dtype=OUTPUT_DTYPE)(x)
     return keras.Model(inp, out, name="colcol")
 
 
@@ -240,7 +246,7 @@ def unet_depth(image_size: int) -> int:
 
 def unet_generator(image_size: int, width: float = 1.0, sync_bn: bool = False,
                    in_channels: int = 1, out_channels: int = 2,
-                   upsample: str = "resize") -> keras.Model:
+                   upsample: str = "resize", classes: int = 0) -> keras.Model:
     """The pix2pix U-Net (Isola et al.): 4x4 stride-2 convs, encoder
     LeakyReLU 0.2 + BatchNorm (none on the outermost and innermost levels),
     decoder ReLU + x2 upsampling (pix2pix's 4x4 transposed conv with
@@ -270,16 +276,47 @@ def unet_generator(image_size: int, width: float = 1.0, sync_bn: bool = False,
             x = Dropout(0.5)(x)
         x = layers.Concatenate()([skips[i - 1], x])
     x = layers.ReLU()(x)
-    out = _upsample(x, out_channels, upsample, "ab", activation="tanh", dtype=OUTPUT_DTYPE)
+    if classes:  # Zhang's classification head: logits over the ab bins
+        out = _upsample(x, classes, upsample, "logits", dtype=OUTPUT_DTYPE)
+    else:
+        out = _upsample(x, out_channels, upsample, "ab", activation="tanh", dtype=OUTPUT_DTYPE)
     return keras.Model(inp, out, name="unet")
 
 
 def build_generator(name: str, image_size: int, width: float = 1.0,
-                    sync_bn: bool = False, upsample: str = "resize") -> keras.Model:
+                    sync_bn: bool = False, upsample: str = "resize",
+                    classes: int = 0) -> keras.Model:
+    """The generator: normalised L -> ab (tanh, /110), or with classes > 0
+    -> logits over that many ab bins (decode them with AnnealedMean)."""
     builders = {"colcol": colcol_generator, "unet": unet_generator}
     if name not in builders:
         raise ValueError(f"unknown generator {name!r}; choose from {GENERATORS}")
-    return builders[name](image_size, width=width, sync_bn=sync_bn, upsample=upsample)
+    return builders[name](image_size, width=width, sync_bn=sync_bn, upsample=upsample,
+                          classes=classes)
+
+
+class AnnealedMean(layers.Layer):
+    """Class logits [..., Q] -> ab in the network's range (ab / 110): the
+    annealed mean of Zhang et al. over the bin centres (colorize.ab_bins)."""
+
+    def __init__(self, bins, temperature: float, **kwargs):
+        super().__init__(dtype="float32", **kwargs)
+        self.bins = np.asarray(bins, np.float32)
+        self.temperature = temperature
+
+    def call(self, logits):
+        return color.normalize_ab(ab_bins.annealed_mean(logits, self.bins, self.temperature))
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], 2)
+
+
+def decoded(generator: keras.Model, bins, temperature: float) -> keras.Model:
+    """A classification generator with the annealed mean on its output: a
+    model from L to ab like a regression generator, sharing its weights."""
+    return keras.Model(generator.input,
+                       AnnealedMean(bins, temperature, name="annealed_mean")(generator.output),
+                       name=f"{generator.name}_decoded")
 
 
 # --- discriminators -----------------------------------------------------------

@@ -27,7 +27,7 @@ import tensorflow as tf
 from absl import logging
 from tqdm import tqdm
 
-from colorize import color, config as config_lib, imageio, losses, models, visualize
+from colorize import ab_bins, color, config as config_lib, imageio, losses, models, visualize
 from colorize.data import builder, pipeline, records
 
 GRID_EXAMPLES = 8
@@ -35,7 +35,7 @@ D_METRICS = ("d_loss", "d_real", "d_fake", "d_acc", "gradient_penalty")
 # adv_share: the adversarial-share meter, ||d adversarial / d ab|| over
 # ||d reconstruction / d ab||, both on G's output over the global batch: how
 # hard the GAN pushes G's colours next to the L1/L2 term (0: an inert GAN).
-G_METRICS = ("g_total", "g_l1", "g_l2", "g_adv", "adv_share")
+G_METRICS = ("g_total", "g_l1", "g_l2", "g_cls", "g_adv", "adv_share")
 
 
 # TensorBoard groups: the meters apart from the losses.
@@ -142,14 +142,23 @@ def make_optimizer(cfg: config_lib.TrainConfig, learning_rate: float) -> keras.o
 class Trainer:
     """Models, optimisers, checkpoint and the compiled step for one config."""
 
-    def __init__(self, cfg: config_lib.TrainConfig, strategy: tf.distribute.Strategy):
+    def __init__(self, cfg: config_lib.TrainConfig, strategy: tf.distribute.Strategy,
+                 class_prior: np.ndarray | None = None):
+        """class_prior (--loss=classification): the training data's
+        distribution over the ab bins (see class_prior()); None: uniform."""
         self.cfg = cfg
         self.strategy = strategy
         self.variant = cfg.variant
         self.global_batch = cfg.batch_size
+        self.bins = ab_bins.gamut_bins() if cfg.classifies else None
+        if cfg.classifies:
+            prior = (np.full(len(self.bins), 1.0 / len(self.bins)) if class_prior is None
+                     else class_prior)
+            self.class_weights = tf.constant(ab_bins.rebalance_weights(prior, cfg.rebalance))
         with strategy.scope(), models.precision(cfg.precision):
-            self.generator = models.build_generator(cfg.generator, cfg.image_size, cfg.width,
-                                                    cfg.sync_bn, cfg.upsample)
+            self.generator = models.build_generator(
+                cfg.generator, cfg.image_size, cfg.width, cfg.sync_bn, cfg.upsample,
+                classes=len(self.bins) if cfg.classifies else 0)
             self.g_optimizer = make_optimizer(cfg, cfg.lr_g)
             self.g_optimizer.build(self.generator.trainable_variables)
             self.discriminator = None
@@ -216,9 +225,16 @@ class Trainer:
                 "d_acc": self._average(self._real_ranked_higher(real_out, fake_out)),
                 "gradient_penalty": self._average(penalty)}
 
+    def _decode(self, out: tf.Tensor) -> tf.Tensor:
+        """G's output -> ab in the network's range: the annealed mean of the
+        class logits (--loss=classification), else the output itself."""
+        if not self.cfg.classifies:
+            return out
+        return color.normalize_ab(ab_bins.annealed_mean(out, self.bins, self.cfg.temperature))
+
     def _d_replica_step(self, l, ab):
         """A critic-only step (the first n_critic - 1 of a WGAN step)."""
-        fake = self.generator(l, training=True)
+        fake = self._decode(self.generator(l, training=True))
         return self._discriminator_update(l, ab, tf.stop_gradient(fake))
 
     def _joint_replica_step(self, l, ab):
@@ -228,33 +244,39 @@ class Trainer:
         update alone.
 
         The reconstruction and adversarial terms are differentiated
-        separately with respect to G's output ab, for the adversarial-share
+        separately with respect to G's output (ab, or the class logits that
+        the annealed mean decodes to ab for D), for the adversarial-share
         meter; their sum is then pulled back through G once, so the meter
         costs no second backward pass through G."""
         cfg = self.cfg
         with tf.GradientTape() as g_tape:
-            fake = self.generator(l, training=True)
+            out = self.generator(l, training=True)
         metrics = {k: tf.constant(0.0) for k in D_METRICS}
         if self.discriminator is not None:
-            metrics = self._discriminator_update(l, ab, tf.stop_gradient(fake))
+            metrics = self._discriminator_update(l, ab, tf.stop_gradient(self._decode(out)))
         with tf.GradientTape(persistent=True) as tape:
-            tape.watch(fake)
+            tape.watch(out)
+            fake = self._decode(out)
             l1 = losses.l1_loss(ab, fake)
             l2 = losses.l2_loss(ab, fake)
+            cls = (losses.classification_loss(ab, out, self.bins, self.class_weights)
+                   if cfg.classifies else tf.zeros_like(l1))
             adv = tf.zeros_like(l1)
             if self.discriminator is not None:
                 d_out = self.discriminator([l, fake], training=self.variant.batch_stats_in_g_step)
                 adv = self.variant.generator_loss(d_out)
-            reconstruction = self._average(cfg.l1_weight * l1 + cfg.l2_weight * l2)
+            reconstruction = self._average(cfg.l1_weight * l1 + cfg.l2_weight * l2
+                                           + cfg.classification_weight * cls)
             adversarial = self._average(cfg.gan_weight * adv)
-        grad_rec = tape.gradient(reconstruction, fake)
-        grad_adv = tape.gradient(adversarial, fake, unconnected_gradients="zero")
+        grad_rec = tape.gradient(reconstruction, out, unconnected_gradients="zero")
+        grad_adv = tape.gradient(adversarial, out, unconnected_gradients="zero")
         del tape
         variables = self.generator.trainable_variables
-        grads = g_tape.gradient(fake, variables, output_gradients=grad_rec + grad_adv)
+        grads = g_tape.gradient(out, variables, output_gradients=grad_rec + grad_adv)
         self.g_optimizer.apply_gradients(zip(grads, variables))
         return {**metrics, "g_total": reconstruction + adversarial, "g_l1": self._average(l1),
-                "g_l2": self._average(l2), "g_adv": self._average(adv),
+                "g_l2": self._average(l2), "g_cls": self._average(cls),
+                "g_adv": self._average(adv),
                 "adv_grad_sq": tf.reduce_sum(tf.square(grad_adv)),
                 "rec_grad_sq": tf.reduce_sum(tf.square(grad_rec))}
 
@@ -323,7 +345,7 @@ class Trainer:
         return self.strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
 
     def colorize(self, l: tf.Tensor) -> tf.Tensor:
-        return self.generator(l, training=False)
+        return self._decode(self.generator(l, training=False))
 
 
 # --- layer 3: the host loop -------------------------------------------------------
@@ -390,6 +412,39 @@ def grid_image(l, fake_ab, real_ab) -> np.ndarray:
     return visualize.comparison_sheet([[g, f, r] for g, f, r in zip(gray, fake, real)])
 
 
+# Examples of the training stream the classification prior is estimated
+# from: 2,048 photos at 64 px are 8 M ab pixels.
+PRIOR_EXAMPLES = 2048
+
+
+def class_prior(cfg: config_lib.TrainConfig, train_pattern: str,
+                chief: bool = True) -> np.ndarray | None:
+    """--loss=classification: the distribution of the training data over
+    the ab bins, from the first PRIOR_EXAMPLES examples of the training
+    stream (the same on every worker: a function of --data, --data_weights
+    and --seed). Stored with the run (ab_prior.json), and read back from
+    there when the run resumes."""
+    if not cfg.classifies:
+        return None
+    stored = ab_bins.load_prior(cfg.model_dir)
+    bins = ab_bins.gamut_bins()
+    if stored is not None:
+        if not np.array_equal(stored[0], bins):
+            raise config_lib.ConfigError(
+                f"{cfg.model_dir}/{ab_bins.PRIOR_FILE} holds other ab bins than this version's")
+        return stored[1]
+    ds = pipeline.make_dataset(train_pattern, 16, training=True, image_size=cfg.image_size,
+                               shuffle_buffer=cfg.shuffle_buffer, seed=cfg.seed,
+                               weights=cfg.data_weights or None)
+    prior = ab_bins.estimate_prior(
+        (color.denormalize_ab(ab) for _, ab in ds.take(PRIOR_EXAMPLES // 16)), bins)
+    if chief:
+        ab_bins.save_prior(cfg.model_dir, bins, prior, PRIOR_EXAMPLES)
+    logging.info("class prior over %d ab bins from %d training examples: the most common "
+                 "bin holds %.1f%%", len(bins), PRIOR_EXAMPLES, 100 * prior.max())
+    return prior
+
+
 def prepare(cfg: config_lib.TrainConfig) -> tuple[config_lib.TrainConfig, str, str]:
     """Resolve and check the config and the data, and refuse a resume that
     changes the architecture; no model is built here. Returns the resolved
@@ -412,7 +467,7 @@ def train(cfg: config_lib.TrainConfig, strategy: tf.distribute.Strategy | None =
         raise config_lib.ConfigError(
             f"--batch_size={cfg.batch_size} does not divide over {replicas} replicas")
     keras.utils.set_random_seed(cfg.seed)
-    trainer = Trainer(cfg, strategy)
+    trainer = Trainer(cfg, strategy, class_prior(cfg, train_pattern, is_chief(strategy)))
     try:
         return _train(cfg, trainer, train_pattern, grid_pattern)
     except _LOST_WORKER_ERRORS as e:
@@ -529,7 +584,8 @@ def _progress_text(cfg, metrics: dict, progress: tqdm) -> str:
     rate = d["rate"] or ((d["n"] - d["initial"]) / d["elapsed"] if d["elapsed"] else None)
     parts = [f"{rate * cfg.batch_size:.1f} img/s" if rate else "? img/s",
              f"G {metrics['g_total']:.4g} (adv {metrics['g_adv']:.4g} l1 {metrics['g_l1']:.4g} "
-             f"l2 {metrics['g_l2']:.4g})"]
+             f"l2 {metrics['g_l2']:.4g}"
+             + (f" cls {metrics['g_cls']:.4g})" if cfg.classifies else ")")]
     if cfg.variant.discriminator is not None:
         parts.append(f"adv share {metrics['adv_share']:.3g}")
         parts.append(f"D {metrics['d_loss']:.4g} (real {metrics['d_real']:.4g} "

@@ -406,3 +406,39 @@ def test_a_failed_export_keeps_the_old_one(run_dir, exported, tmp_path, monkeypa
         export.export(run_dir, str(target), overwrite=True)
     after = {p.relative_to(target): p.read_bytes() for p in target.rglob("*") if p.is_file()}
     assert after == before
+
+
+def test_a_classification_run_decodes_to_ab_in_eval_and_export(tmp_path_factory, photos,
+                                                                tmp_path):
+    """--loss=classification: the run stores its bins and prior; eval and
+    the SavedModel decode the class logits with the run's annealed mean,
+    and give the same pixels."""
+    from colorize import ab_bins
+
+    data = sample.ensure_sample(str(tmp_path_factory.mktemp("sample")))
+    model_dir = tmp_path / "run"
+    cfg = config_lib.TrainConfig(data=data, model_dir=str(model_dir), gan="none",
+                                 loss="classification", image_size=32, width=1 / 16,
+                                 batch_size=2, max_steps=2, checkpoint_every=1)
+    trainer.train(cfg, strategy=tf.distribute.MirroredStrategy(["/cpu:0"]))
+    bins, prior = ab_bins.load_prior(str(model_dir))
+    assert bins.shape == (261, 2) and prior.sum() == pytest.approx(1.0)
+    generator, run_cfg, _ = inference.load_generator(str(model_dir))
+    assert run_cfg.temperature == 0.38 and generator.output.shape[-1] == 2
+    l = tf.random.stateless_uniform([1, 32, 32, 1], [3, 4], -1.0, 1.0)
+    ab = generator(l).numpy()
+    # = the annealed mean (T = 0.38) of the restored class head's logits.
+    import keras
+    head = keras.Model(generator.input, generator.get_layer("annealed_mean").input)
+    z = tf.nn.softmax(head(l) / 0.38).numpy()
+    np.testing.assert_allclose(ab, (z @ bins) / color.AB_SCALE, atol=1e-5)
+    root, _ = photos
+    evaluate.run(cfg_for(str(model_dir), root, tmp_path / "ckpt"))
+    out = str(tmp_path / "export")
+    export.export(str(model_dir), out)
+    evaluate.run(evaluate.EvalConfig(input=str(root), output=str(tmp_path / "sm"),
+                                     saved_model=out, progress=False))
+    for rel in ("wide.png", "sub/dir/square.png"):
+        a = imageio.read_image(tmp_path / "ckpt" / rel, keep_depth=True).astype(int)
+        b = imageio.read_image(tmp_path / "sm" / rel, keep_depth=True).astype(int)
+        assert np.abs(a - b).max() <= 1, rel

@@ -1,0 +1,137 @@
+"""Zhang et al.'s colour classes: ab quantised on a grid of 10 Lab units,
+soft-encoded targets, class rebalancing and the annealed-mean decoding
+(Colorful Image Colorization, ECCV 2016, section 2).
+
+The bins are the grid cells that some 8-bit sRGB colour falls in: every
+one of the 2^24 colours is converted to Lab and its ab rounded to the grid.
+That gives 261 bins, against Zhang's 313: theirs are the grid cells of
+ImageNet's in-gamut ab values, ours are exactly the sRGB gamut's. Derived
+from the gamut, not from training data, so that every colour a photo can
+hold has a bin, whatever the training set.
+"""
+from __future__ import annotations
+
+import functools
+import json
+
+import numpy as np
+import tensorflow as tf
+
+from colorize import color
+
+GRID = 10.0          # ab bin spacing, Lab units
+NEIGHBOURS = 5       # soft encoding: the 5 nearest bins ...
+SIGMA = 5.0          # ... weighted by a Gaussian of sigma 5 (Lab units)
+REBALANCE = 0.5      # lambda: prior mixed with a uniform distribution
+TEMPERATURE = 0.38   # annealed mean
+
+
+@functools.lru_cache(maxsize=1)
+def gamut_bins() -> np.ndarray:
+    """Bin centres [Q, 2] (a, b in Lab units), sorted by a then b: the grid
+    cells hit by some 8-bit sRGB colour (about 1.5 s, once per process)."""
+    hit = set()
+    for red in range(256):
+        hit.update(_cells_of_red_plane(tf.constant(red)).numpy().tolist())
+    offset = 32
+    cells = sorted((code // 64 - offset, code % 64 - offset) for code in hit)
+    return np.asarray(cells, np.float32) * GRID
+
+
+@tf.function
+def _cells_of_red_plane(red):
+    """Codes of the cells hit by the 65,536 colours with this red level."""
+    levels = tf.range(256, dtype=tf.int32)
+    green, blue = tf.meshgrid(levels, levels, indexing="ij")
+    rgb = tf.cast(tf.stack([tf.fill(tf.shape(green), red), green, blue], axis=-1), tf.uint8)
+    cell = tf.cast(tf.round(color.rgb_to_lab(rgb)[..., 1:] / GRID), tf.int32) + 32
+    return tf.unique(tf.reshape(cell[..., 0] * 64 + cell[..., 1], [-1]))[0]
+
+
+def squared_distances(ab: tf.Tensor, bins) -> tf.Tensor:
+    """ab [..., 2] (Lab units) -> squared distance to every bin [..., Q]."""
+    bins = tf.constant(bins, tf.float32)
+    diff = ab[..., None, :] - bins
+    return tf.reduce_sum(tf.square(diff), axis=-1)
+
+
+def soft_encode(ab: tf.Tensor, bins, neighbours: int = NEIGHBOURS,
+                sigma: float = SIGMA) -> tf.Tensor:
+    """Zhang's soft-encoded target: ab [..., 2] (Lab units) -> [..., Q],
+    weights exp(-d^2 / (2 sigma^2)) on the `neighbours` nearest bins, zero
+    elsewhere, summing to 1."""
+    d2 = squared_distances(ab, bins)
+    # Exactly `neighbours` bins: ties (a colour midway between bins) go to
+    # the lower index, through a perturbation far below the grid's scale.
+    order = d2 + 1e-5 * tf.range(len(bins), dtype=tf.float32)
+    nearest = -tf.math.top_k(-order, k=neighbours).values
+    # Relative to the nearest bin (the normalisation cancels the factor):
+    # a colour far from every bin must not underflow to 0 / 0.
+    closest = tf.reduce_min(d2, axis=-1, keepdims=True)
+    weights = tf.where(order <= nearest[..., -1:],
+                       tf.exp(-(d2 - closest) / (2.0 * sigma ** 2)), 0.0)
+    return weights / tf.reduce_sum(weights, axis=-1, keepdims=True)
+
+
+def nearest_bin(ab: tf.Tensor, bins) -> tf.Tensor:
+    """ab [..., 2] (Lab units) -> index of the nearest bin [...]."""
+    return tf.argmin(squared_distances(ab, bins), axis=-1, output_type=tf.int32)
+
+
+def annealed_mean(logits: tf.Tensor, bins, temperature: float = TEMPERATURE) -> tf.Tensor:
+    """Logits [..., Q] -> ab [..., 2] (Lab units): the mean of the bins under
+    the distribution re-normalised at temperature T, f_T(z) ~ exp(log z / T)
+    = softmax(logits / T). T = 1: the mean; T -> 0: the mode."""
+    probabilities = tf.nn.softmax(tf.cast(logits, tf.float32) / temperature, axis=-1)
+    return tf.tensordot(probabilities, tf.constant(bins, tf.float32), axes=1)
+
+
+def estimate_prior(ab_batches, bins, sigma: float = SIGMA) -> np.ndarray:
+    """The empirical distribution of the bins over the ab pixels of
+    ab_batches (iterable of [..., 2] arrays in Lab units; each pixel counts
+    for its nearest bin), smoothed with a Gaussian of sigma over the bin
+    centres as Zhang does. [Q], summing to 1."""
+    counts = np.zeros(len(bins), np.float64)
+    for ab in ab_batches:
+        index = nearest_bin(tf.convert_to_tensor(ab, tf.float32), bins).numpy().ravel()
+        counts += np.bincount(index, minlength=len(bins))
+    if counts.sum() == 0:
+        raise ValueError("no ab pixels to estimate the colour prior from")
+    d2 = ((bins[:, None, :] - bins[None, :, :]) ** 2).sum(-1)
+    smoothed = np.exp(-d2 / (2.0 * sigma ** 2)) @ (counts / counts.sum())
+    return smoothed / smoothed.sum()
+
+
+def rebalance_weights(prior: np.ndarray, rebalance: float = REBALANCE) -> np.ndarray:
+    """w ~ ((1 - lambda) p + lambda / Q)^-1, scaled so that E_p[w] = 1:
+    rare colours weigh more, the loss's scale is kept."""
+    prior = np.asarray(prior, np.float64)
+    w = 1.0 / ((1.0 - rebalance) * prior + rebalance / len(prior))
+    return (w / (prior * w).sum()).astype(np.float32)
+
+
+# --- stored with a run -------------------------------------------------------------
+
+PRIOR_FILE = "ab_prior.json"
+
+
+def save_prior(model_dir: str, bins: np.ndarray, prior: np.ndarray, examples: int) -> None:
+    """The bins and the prior a classification run trains with, in its
+    model_dir (eval and export read the bins back from it)."""
+    doc = {"grid": GRID, "sigma": SIGMA, "examples": examples,
+           "bins": np.asarray(bins).tolist(), "prior": np.asarray(prior).tolist()}
+    path = model_dir.rstrip("/") + "/" + PRIOR_FILE
+    tf.io.gfile.makedirs(model_dir)
+    with tf.io.gfile.GFile(path + ".tmp", "w") as f:
+        json.dump(doc, f)
+    tf.io.gfile.rename(path + ".tmp", path, overwrite=True)
+
+
+def load_prior(model_dir: str) -> tuple[np.ndarray, np.ndarray] | None:
+    """(bins [Q, 2], prior [Q]) stored with a run, or None."""
+    path = model_dir.rstrip("/") + "/" + PRIOR_FILE
+    if not tf.io.gfile.exists(path):
+        return None
+    with tf.io.gfile.GFile(path) as f:
+        doc = json.load(f)
+    return np.asarray(doc["bins"], np.float32), np.asarray(doc["prior"], np.float64)
