@@ -82,6 +82,9 @@ def _inputs(cfg: EvalConfig) -> _Folder:
         root, found = src.parent, folders.Scan(images=[src.name])
     elif src.is_dir():
         root, found = src, folders.scan(src)
+    elif src.exists():
+        raise EvalError(f"--input is {imageio.file_kind(src.stat().st_mode)}, not a photo or a "
+                        f"folder: {src}")
     else:
         raise EvalError(f"--input does not exist: {src}")
     if not found.images and not found.skipped:

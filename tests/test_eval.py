@@ -104,6 +104,12 @@ def test_refuses_output_inside_input_and_missing_model(run_dir, photos):
         evaluate.run(cfg_for(run_dir, root, root.parent / "o", step=99))
 
 
+def test_refuses_a_named_pipe_as_input(run_dir, tmp_path):
+    os.mkfifo(tmp_path / "pipe.jpg")
+    with pytest.raises(evaluate.EvalError, match="--input is a named pipe"):
+        evaluate.run(cfg_for(run_dir, tmp_path / "pipe.jpg", tmp_path / "out"))
+
+
 def test_refuses_an_output_that_would_land_inside_the_input(run_dir, tmp_path):
     """--input inside --output: out/p/a.png (for the input's p/a.png) would
     overwrite the input's own a.png."""
