@@ -39,12 +39,25 @@ def classification_loss(real_ab: tf.Tensor, logits: tf.Tensor, bins,
     the mean over pixels of -w_q* sum_q Z_q log softmax(logits)_q, with Z
     the soft-encoded true colour (ab_bins.soft_encode) and w_q* the
     rebalancing weight of its most likely bin. real_ab in the network's
-    range (ab / 110)."""
-    target = ab_bins.soft_encode(color.denormalize_ab(real_ab), bins)
-    cross_entropy = -tf.reduce_sum(target * tf.nn.log_softmax(tf.cast(logits, tf.float32)),
-                                   axis=-1)
-    weight = tf.gather(class_weights, tf.argmax(target, axis=-1))
-    return per_example_mean(weight * cross_entropy)
+    range (ab / 110), area-averaged to the logits' size when they are
+    smaller (Zhang computes the loss at his net's output size, a quarter
+    of the input's)."""
+    size = logits.shape[1:3]
+    if real_ab.shape[1:3] != size:
+        real_ab = tf.image.resize(real_ab, size, method="area")
+    index, target = ab_bins.soft_encode_sparse(color.denormalize_ab(real_ab), bins)
+    weight = tf.gather(class_weights, index[..., 0])  # the most likely (nearest) bin's
+    return per_example_mean(weight * _cross_entropy(tf.cast(logits, tf.float32), index, target))
+
+
+@tf.function(jit_compile=True)
+def _cross_entropy(logits, index, target):
+    """-sum_k target_k log softmax(logits)[index_k] per pixel. Compiled with
+    XLA, forward and backward: about 2x faster than op by op over 261
+    classes (64 K pixels)."""
+    log_p = tf.nn.log_softmax(logits)
+    picked = tf.gather(log_p, index, batch_dims=len(index.shape) - 1)
+    return -tf.reduce_sum(target * picked, axis=-1)
 
 
 # --- DCGAN: sigmoid cross-entropy on logits --------------------------------------

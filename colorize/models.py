@@ -204,9 +204,10 @@ def colcol_generator(image_size: int, width: float = 1.0, sync_bn: bool = False,
     Blocks 1-7: 2-3 3x3 conv + ReLU ending in BatchNorm; blocks 1-3 end with
     a stride-2 conv (input/8); blocks 5-6 dilation 2. Block 8: x2 upsampling
     (Zhang's 4x4 transposed conv with upsample="transpose") + two 3x3 convs.
-    Head: with classes, Zhang's 1x1 conv to the class logits (then their net
-    at upsample="transpose"); else, as a regression net, a 1x1 conv to 2
-    channels with tanh. Either way bilinear x4 to the input size.
+    Head: with classes, Zhang's 1x1 conv to the class logits at 1/4 of the
+    input size (then their net at upsample="transpose"; the decoded ab is
+    upsampled, see decoded()); else, as a regression net, a 1x1 conv to 2
+    channels with tanh and bilinear x4 to the input size.
     """
     if image_size % 8:
         raise ValueError(f"colcol needs an image size divisible by 8, got {image_size}")
@@ -228,10 +229,10 @@ def colcol_generator(image_size: int, width: float = 1.0, sync_bn: bool = False,
         x = layers.Conv2D(_ch(256, width), 3, padding="same", activation="relu",
                           name=f"conv8_{i}")(x)
     if classes:
-        x = layers.Conv2D(classes, 1, name="logits_head", dtype=OUTPUT_DTYPE)(x)
+        out = layers.Conv2D(classes, 1, name="logits", dtype=OUTPUT_DTYPE)(x)
     else:
         x = layers.Conv2D(2, 1, activation="tanh", name="ab_head", dtype=OUTPUT_DTYPE)(x)
-    out = BilinearUpsampling(4, name="logits" if classes else "ab", dtype=OUTPUT_DTYPE)(x)
+        out = BilinearUpsampling(4, name="ab", dtype=OUTPUT_DTYPE)(x)
     return keras.Model(inp, out, name="colcol")
 
 
@@ -276,8 +277,12 @@ def unet_generator(image_size: int, width: float = 1.0, sync_bn: bool = False,
             x = Dropout(0.5)(x)
         x = layers.Concatenate()([skips[i - 1], x])
     x = layers.ReLU()(x)
-    if classes:  # Zhang's classification head: logits over the ab bins
-        out = _upsample(x, classes, upsample, "logits", dtype=OUTPUT_DTYPE)
+    if classes:
+        # Zhang's classification head, on the last decoder level (half the
+        # input size, as Zhang's net predicts at a quarter): a 1x1 conv to
+        # the logits. A 3x3 conv to 261 channels at full size was 90 % of
+        # a training step at width 0.25.
+        out = layers.Conv2D(classes, 1, name="logits", dtype=OUTPUT_DTYPE)(x)
     else:
         out = _upsample(x, out_channels, upsample, "ab", activation="tanh", dtype=OUTPUT_DTYPE)
     return keras.Model(inp, out, name="unet")
@@ -295,27 +300,40 @@ def build_generator(name: str, image_size: int, width: float = 1.0,
                           classes=classes)
 
 
-class AnnealedMean(layers.Layer):
-    """Class logits [..., Q] -> ab in the network's range (ab / 110): the
-    annealed mean of Zhang et al. over the bin centres (colorize.ab_bins)."""
+def decode_logits(logits: tf.Tensor, bins, temperature: float, size: int) -> tf.Tensor:
+    """Class logits [B, h, w, Q] -> ab [B, size, size, 2] in the network's
+    range (ab / 110): Zhang et al.'s annealed mean over the bin centres
+    (colorize.ab_bins), at the logits' resolution, then upsampled
+    bilinearly to the image size, as Zhang does."""
+    ab = color.normalize_ab(ab_bins.annealed_mean(logits, bins, temperature))
+    if ab.shape[1] == size:
+        return ab
+    return tf.image.resize(ab, [size, size], method="bilinear")
 
-    def __init__(self, bins, temperature: float, **kwargs):
+
+class AnnealedMean(layers.Layer):
+    """decode_logits as a layer."""
+
+    def __init__(self, bins, temperature: float, size: int, **kwargs):
         super().__init__(dtype="float32", **kwargs)
         self.bins = np.asarray(bins, np.float32)
         self.temperature = temperature
+        self.size = size
 
     def call(self, logits):
-        return color.normalize_ab(ab_bins.annealed_mean(logits, self.bins, self.temperature))
+        return decode_logits(logits, self.bins, self.temperature, self.size)
 
     def compute_output_shape(self, input_shape):
-        return (*input_shape[:-1], 2)
+        return (input_shape[0], self.size, self.size, 2)
 
 
 def decoded(generator: keras.Model, bins, temperature: float) -> keras.Model:
     """A classification generator with the annealed mean on its output: a
-    model from L to ab like a regression generator, sharing its weights."""
-    return keras.Model(generator.input,
-                       AnnealedMean(bins, temperature, name="annealed_mean")(generator.output),
+    model from L to ab at the input size, like a regression generator,
+    sharing its weights."""
+    size = generator.input.shape[1]
+    head = AnnealedMean(bins, temperature, size, name="annealed_mean")
+    return keras.Model(generator.input, head(generator.output),
                        name=f"{generator.name}_decoded")
 
 

@@ -230,7 +230,7 @@ class Trainer:
         class logits (--loss=classification), else the output itself."""
         if not self.cfg.classifies:
             return out
-        return color.normalize_ab(ab_bins.annealed_mean(out, self.bins, self.cfg.temperature))
+        return models.decode_logits(out, self.bins, self.cfg.temperature, self.cfg.image_size)
 
     def _d_replica_step(self, l, ab):
         """A critic-only step (the first n_critic - 1 of a WGAN step)."""

@@ -433,11 +433,15 @@ def test_a_classification_run_decodes_to_ab_in_eval_and_export(tmp_path_factory,
     assert run_cfg.temperature == 0.38 and generator.output.shape[-1] == 2
     l = tf.random.stateless_uniform([1, 32, 32, 1], [3, 4], -1.0, 1.0)
     ab = generator(l).numpy()
-    # = the annealed mean (T = 0.38) of the restored class head's logits.
+    # = the annealed mean (T = 0.38) of the restored class head's logits (at
+    # half the size, the U-Net's last decoder level), upsampled bilinearly.
     import keras
     head = keras.Model(generator.input, generator.get_layer("annealed_mean").input)
-    z = tf.nn.softmax(head(l) / 0.38).numpy()
-    np.testing.assert_allclose(ab, (z @ bins) / color.AB_SCALE, atol=1e-5)
+    logits = head(l)
+    assert logits.shape == (1, 16, 16, 261)
+    z = tf.nn.softmax(logits / 0.38).numpy()
+    expected = tf.image.resize((z @ bins) / color.AB_SCALE, [32, 32], method="bilinear")
+    np.testing.assert_allclose(ab, expected, atol=1e-5)
     root, _ = photos
     evaluate.run(cfg_for(str(model_dir), root, tmp_path / "ckpt"))
     out = str(tmp_path / "export")

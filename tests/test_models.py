@@ -242,3 +242,20 @@ def test_bfloat16_detection_reads_cpu_flags(tmp_path, flags, want):
     cpuinfo.write_text(f"processor\t: 0\nflags\t\t: {flags}\n")
     assert models.cpu_has_bfloat16(str(cpuinfo)) is want
     assert models.cpu_has_bfloat16(str(tmp_path / "missing")) is False
+
+
+@pytest.mark.parametrize("name,logit_size", [("unet", 16), ("colcol", 8)])
+def test_class_heads_and_their_decoding(name, logit_size):
+    """Zhang's head: logits over the bins at a reduced size (the U-Net's last
+    decoder level, half the input; colcol at a quarter, as Zhang's net);
+    decoded() maps L to ab at the input size, within the bins' range."""
+    from colorize import ab_bins, color
+
+    bins = ab_bins.gamut_bins()
+    g = models.build_generator(name, 32, width=1 / 16, classes=len(bins))
+    assert g.output.shape[1:] == (logit_size, logit_size, len(bins))
+    d = models.decoded(g, bins, 0.38)
+    ab = d(tf.random.stateless_uniform([2, 32, 32, 1], [1, 2], -1.0, 1.0)).numpy()
+    assert ab.shape == (2, 32, 32, 2)
+    assert np.abs(ab).max() <= np.abs(bins).max() / color.AB_SCALE
+    assert d.count_params() == g.count_params()  # the decoder adds no weights
