@@ -22,18 +22,14 @@ serving signature run the same code.
 """
 from __future__ import annotations
 
-import contextlib
 import os
-import re
-import sys
-import tempfile
 from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 import tensorflow as tf
 
-from colorize import ab_bins, color, config as config_lib, models
+from colorize import ab_bins, color, config as config_lib, models, quiet
 
 PredictFn = Callable[[tf.Tensor], tf.Tensor]  # normalised L [B,S,S,1] -> ab [B,S,S,2]
 
@@ -309,49 +305,13 @@ def as_image_tensor(image) -> tf.Tensor:
     return tf.convert_to_tensor(image, tf.float32)
 
 
-# XLA's C++ runtime logs these INFO lines through absl on a process's
-# first XLA compile, whatever TF_CPP_MIN_LOG_LEVEL says (that variable
-# governs TF's own logging, not absl's): start-up noise for a user.
-_XLA_STARTUP_LINES = re.compile(
-    r"XLA service .* initialized|StreamExecutor device \(\d+\)|Compiled cluster using XLA|"
-    r"All log messages before absl::InitializeLog")
-_xla_started = False
-
-
-@contextlib.contextmanager
-def _without_xla_startup_lines():
-    """Capture the process's stderr (file descriptor 2, where C++ logs go)
-    while XLA starts, then pass on every line but XLA's start-up notices:
-    real errors still show. Only the first call in a process captures."""
-    global _xla_started
-    if _xla_started:
-        yield
-        return
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as capture:
-        os.dup2(capture.fileno(), 2)
-        try:
-            yield
-            _xla_started = True
-        finally:
-            sys.stderr.flush()
-            os.dup2(saved, 2)
-            os.close(saved)
-            capture.seek(0)
-            for line in capture.read().decode("utf-8", "replace").splitlines(keepends=True):
-                if not _XLA_STARTUP_LINES.search(line):
-                    sys.stderr.write(line)
-            sys.stderr.flush()
-
-
 def colorize_batch(images: list, model: Model) -> list:
     """Photos of any sizes (uint8, uint16 or float in [0, 1]) -> colorized uint8 RGB
     arrays (read-only: views of TF's results, no copy), with one generator
     call for the whole list. Full-resolution work goes photo by photo (the
     same ops as colorize_image); only the render-size inputs are batched."""
     photos = [as_image_tensor(img) for img in images]  # each copied once
-    with _without_xla_startup_lines():
+    with quiet.without_xla_startup_lines():
         inputs = tf.stack([_photo_network_input(photo, model.render_size) for photo in photos])
         ab = model.predict(inputs)
         return [np.asarray(_merge(photo, ab[i])) for i, photo in enumerate(photos)]

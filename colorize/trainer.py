@@ -12,6 +12,7 @@
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import math
@@ -27,7 +28,8 @@ import tensorflow as tf
 from absl import logging
 from tqdm import tqdm
 
-from colorize import ab_bins, color, config as config_lib, imageio, losses, models, visualize
+from colorize import (ab_bins, color, config as config_lib, imageio, losses, models, quiet,
+                      visualize)
 from colorize.data import builder, pipeline, records
 
 GRID_EXAMPLES = 8
@@ -519,7 +521,10 @@ def _train(cfg, trainer: Trainer, train_pattern: str, grid_pattern: str) -> dict
     with StopOnSignal() as stop:
         while step < cfg.max_steps and not trainer.any_worker(stop.signum is not None):
             steps = steps_to_next_event(step, cfg)
-            metrics = trainer.train_step(iterator, tf.constant(steps))
+            # The classification loss runs XLA kernels: their start-up notices go.
+            with (quiet.without_xla_startup_lines() if cfg.classifies and progress is None
+                  else contextlib.nullcontext()):
+                metrics = trainer.train_step(iterator, tf.constant(steps))
             metrics = {k: float(v) for k, v in metrics.items()}  # the host's one wait per call
             step += steps
             if not all(math.isfinite(v) for v in metrics.values()):
