@@ -45,7 +45,7 @@ def main(argv):
 
 def _main(argv):
     del argv
-    from colorize import trainer
+    from colorize import cluster, trainer
 
     try:
         trainer.train(build_config())
@@ -55,7 +55,7 @@ def _main(argv):
     except trainer.NonFiniteLoss as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
-    except trainer.WorkerLost as e:
+    except cluster.WorkerLost as e:
         print(f"error: {e}", file=sys.stderr)
         return 3
     except trainer.Interrupted as e:

@@ -19,7 +19,6 @@ import math
 import os
 import signal
 import sys
-import tempfile
 import threading
 
 import keras
@@ -28,8 +27,8 @@ import tensorflow as tf
 from absl import logging
 from tqdm import tqdm
 
-from colorize import (ab_bins, color, config as config_lib, imageio, losses, models, quiet,
-                      visualize)
+from colorize import (ab_bins, cluster, color, config as config_lib, imageio, losses, models,
+                      quiet, visualize)
 from colorize.data import builder, pipeline, records
 
 GRID_EXAMPLES = 8
@@ -46,55 +45,6 @@ METER_GROUP = {"adv_share": "gan", "d_acc": "gan"}
 
 class NonFiniteLoss(RuntimeError):
     """A loss became NaN or infinite; the last good checkpoint is kept."""
-
-
-class WorkerLost(RuntimeError):
-    """multi_worker: another worker crashed, was preempted or stopped
-    answering; every worker stops (TensorFlow cannot continue a collective
-    without it)."""
-
-
-# What TensorFlow raises in the survivors when a worker is gone: its missed
-# heartbeats (UNAVAILABLE) or a collective past --worker_timeout.
-_LOST_WORKER_ERRORS = (tf.errors.UnavailableError, tf.errors.DeadlineExceededError,
-                       tf.errors.AbortedError)
-
-
-def make_strategy(cfg: config_lib.TrainConfig) -> tf.distribute.Strategy:
-    """MirroredStrategy over the local devices, or MultiWorkerMirroredStrategy
-    over the cluster in TF_CONFIG (as TensorFlow documents it: a cluster
-    manager that sets TF_CONFIG runs train.py unchanged)."""
-    if cfg.strategy == "mirrored":
-        return tf.distribute.MirroredStrategy()
-    if not os.environ.get("TF_CONFIG"):
-        raise config_lib.ConfigError(
-            "--strategy=multi_worker needs TF_CONFIG: the cluster's workers and this one's "
-            "index, e.g. TF_CONFIG='{\"cluster\": {\"worker\": [\"host1:12345\", "
-            "\"host2:12345\"]}, \"task\": {\"type\": \"worker\", \"index\": 0}}'")
-    options = tf.distribute.experimental.CommunicationOptions(timeout_seconds=cfg.worker_timeout)
-    return tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
-
-
-def num_workers(strategy: tf.distribute.Strategy) -> int:
-    resolver = strategy.cluster_resolver  # None for MirroredStrategy
-    if resolver is None:
-        return 1
-    spec = resolver.cluster_spec().as_dict()
-    return max(1, sum(len(spec.get(job, [])) for job in ("chief", "worker")))
-
-
-def is_chief(strategy: tf.distribute.Strategy) -> bool:
-    """The one worker that writes the run's checkpoints, config.json,
-    summaries and samples (always true on one machine)."""
-    return strategy.extended.should_checkpoint
-
-
-def worker_dir(strategy: tf.distribute.Strategy) -> str:
-    """Where a non-chief worker writes the checkpoints the strategy makes
-    every worker write: a temporary folder, removed at the end."""
-    resolver = strategy.cluster_resolver
-    return os.path.join(tempfile.gettempdir(),
-                        f"colorize-{resolver.task_type}-{resolver.task_id}-{os.getpid()}")
 
 
 class Interrupted(Exception):
@@ -182,8 +132,8 @@ class Trainer:
         self.checkpoint = tf.train.Checkpoint(**parts)
         # Every worker saves (saving may run collectives); only the chief
         # into model_dir.
-        self.chief = is_chief(strategy)
-        self.write_dir = cfg.model_dir if self.chief else worker_dir(strategy)
+        self.chief = cluster.is_chief(strategy)
+        self.write_dir = cfg.model_dir if self.chief else cluster.worker_dir(strategy)
         self.manager = tf.train.CheckpointManager(self.checkpoint, self.write_dir,
                                                   max_to_keep=cfg.keep_checkpoints)
         if self.discriminator is not None:
@@ -337,7 +287,7 @@ class Trainer:
     def any_worker(self, flag: bool) -> bool:
         """Whether flag is true on any worker: workers agree to stop at the
         same step (a signal reaches each at its own moment)."""
-        if num_workers(self.strategy) == 1:
+        if cluster.num_workers(self.strategy) == 1:
             return flag
         return bool(self._any_worker(tf.constant(float(flag))) > 0)
 
@@ -462,24 +412,23 @@ def train(cfg: config_lib.TrainConfig, strategy: tf.distribute.Strategy | None =
     """Train to cfg.max_steps (resuming from model_dir); returns the last metrics."""
     # The strategy first: MultiWorkerMirroredStrategy must be set up before
     # TensorFlow runs anything (prepare reads the shards).
-    strategy = strategy or make_strategy(cfg.resolved())
+    strategy = strategy or cluster.make_strategy(cfg.resolved())
     cfg, train_pattern, grid_pattern = prepare(cfg)
     replicas = strategy.num_replicas_in_sync
     if cfg.batch_size % replicas:
         raise config_lib.ConfigError(
             f"--batch_size={cfg.batch_size} does not divide over {replicas} replicas")
     keras.utils.set_random_seed(cfg.seed)
-    trainer = Trainer(cfg, strategy, class_prior(cfg, train_pattern, is_chief(strategy)))
+    trainer = Trainer(cfg, strategy, class_prior(cfg, train_pattern, cluster.is_chief(strategy)))
     try:
         return _train(cfg, trainer, train_pattern, grid_pattern)
-    except _LOST_WORKER_ERRORS as e:
-        if num_workers(strategy) == 1:
+    except cluster.LOST_WORKER_ERRORS as e:
+        if cluster.num_workers(strategy) == 1:
             raise
-        detail = str(e).strip().splitlines()
-        raise WorkerLost(
-            f"the cluster lost a worker ({next((d for d in detail if 'heartbeat' in d or 'aborted' in d), detail[0])[:300]}). "
-            f"The last checkpoint is {tf.train.latest_checkpoint(cfg.model_dir) or 'none'}: "
-            "start every worker again with the same command to resume from it") from e
+        raise cluster.WorkerLost(
+            f"the cluster lost a worker ({cluster.cause(e)}). The last checkpoint is "
+            f"{tf.train.latest_checkpoint(cfg.model_dir) or 'none'}: start every worker again "
+            "with the same command to resume from it") from e
     finally:
         if not trainer.chief and tf.io.gfile.exists(trainer.write_dir):
             tf.io.gfile.rmtree(trainer.write_dir)
@@ -498,8 +447,8 @@ def _train(cfg, trainer: Trainer, train_pattern: str, grid_pattern: str) -> dict
         logging.info("resumed from %s at step %d; the data order continues after %d batches",
                      trainer.manager.latest_checkpoint, step, int(trainer.batches.numpy()))
     logging.info("training %s/%s %s on %d replica(s) (%d worker(s)), global batch %d, %d steps "
-                 "-> %s", cfg.gan, cfg.loss, cfg.generator, replicas, num_workers(strategy),
-                 cfg.batch_size, cfg.max_steps, cfg.model_dir)
+                 "-> %s", cfg.gan, cfg.loss, cfg.generator, replicas,
+                 cluster.num_workers(strategy), cfg.batch_size, cfg.max_steps, cfg.model_dir)
 
     # A resumed run continues the data order: the global stream skips the
     # examples already served (global batches x global batch).
