@@ -281,7 +281,13 @@ class Trainer:
         the chief's); returns the step."""
         latest = tf.train.latest_checkpoint(self.cfg.model_dir)
         if latest:
-            self.checkpoint.restore(latest).assert_existing_objects_matched()
+            try:
+                self.checkpoint.restore(latest).assert_existing_objects_matched()
+            except (AssertionError, ValueError) as e:
+                raise config_lib.ConfigError(
+                    f"{latest} does not fit the model these flags build (written by another "
+                    f"version or architecture?): {str(e).strip().splitlines()[0][:300]}; use a "
+                    "new --model_dir") from e
         return int(self.step.numpy())
 
     def any_worker(self, flag: bool) -> bool:

@@ -338,6 +338,12 @@ def test_resume_refuses_another_architecture(tmp_path, shards):
     with pytest.raises(config_lib.ConfigError, match="--loss: 'l1' -> 'classification'"):
         trainer.train(dataclasses.replace(cfg, loss="classification"), strategy=one_device())
     trainer.train(dataclasses.replace(cfg, loss="l2", max_steps=2), strategy=one_device())  # fine
+    # A checkpoint that no longer fits what the same flags build (another
+    # version's head, say): a clear error, not a shape traceback.
+    other = tmp_path / "other"
+    trainer.Trainer(tiny(other, width=1 / 8), one_device()).manager.save(checkpoint_number=1)
+    with pytest.raises(config_lib.ConfigError, match="does not fit the model"):
+        trainer.Trainer(tiny(other), one_device()).restore()
 
 
 def test_classification_learns_the_colours_of_real_photos(tmp_path):
