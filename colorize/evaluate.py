@@ -138,9 +138,8 @@ class _Report:
         self.sheets: list[str] = []
 
     def skip(self, relpath: str, error: Exception) -> None:
-        reason = str(error) if isinstance(error, imageio.UnreadableImage) else (
-            f"{type(error).__name__}: {str(error).strip() or 'no message'}")
-        self.skipped.append({"path": folders.display_name(relpath), "reason": reason})
+        self.skipped.append({"path": folders.display_name(relpath),
+                             "reason": folders.skip_reason(error)})
 
     def score(self, relpath: str, original: np.ndarray, result: np.ndarray) -> None:
         true_u8 = imageio.to_uint8(original)

@@ -38,6 +38,14 @@ def display_name(relpath: str) -> str:
     return os.fsencode(relpath).decode("utf-8", "backslashreplace")
 
 
+def skip_reason(error: Exception) -> str:
+    """A file's skip reason from the exception it raised: an unreadable
+    image's own message, else the exception's type and message."""
+    if isinstance(error, imageio.UnreadableImage):
+        return str(error)
+    return f"{type(error).__name__}: {str(error).strip() or 'no message'}"
+
+
 @dataclass
 class Scan:
     """What a folder holds: images to process (relative paths, POSIX

@@ -122,13 +122,7 @@ def _process(relpath: str) -> tuple:
     try:
         return _convert(relpath)
     except Exception as e:  # noqa: BLE001 - any failure is this file's skip reason
-        return ("skipped", relpath, skip_reason(e))
-
-
-def skip_reason(e: Exception) -> str:
-    if isinstance(e, imageio.UnreadableImage):
-        return str(e)
-    return f"{type(e).__name__}: {str(e).strip() or 'no message'}"
+        return ("skipped", relpath, folders.skip_reason(e))
 
 
 def _convert(relpath: str) -> tuple:
