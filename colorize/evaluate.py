@@ -200,21 +200,22 @@ def _colorize_batch(cfg, report, folder, model, batch, bar) -> None:
         bar.update(1)
 
 
+def _earlier_scores(out: Path) -> tuple[dict, set]:
+    """(per-image rows by name, gray inputs) of an earlier run's
+    metrics.json in out; empty when there is none or it is unreadable."""
+    try:
+        doc = json.loads((out / "metrics.json").read_text())
+        return ({row["path"]: row for row in doc.get("per_image", [])},
+                set(doc.get("gray_inputs_not_scored", [])))
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}, set()
+
+
 def _earlier_metrics(cfg: EvalConfig, folder: _Folder, report: _Report) -> None:
     """Scores of outputs an earlier run wrote (kept, not overwritten), so
     that metrics.csv/json cover the whole folder: taken from the earlier
     metrics.json, or computed from the output file when it has none."""
-    earlier = {}
-    path = folder.out / "metrics.json"
-    if path.exists():
-        try:
-            doc = json.loads(path.read_text())
-            earlier = {row["path"]: row for row in doc.get("per_image", [])}
-            gray = set(doc.get("gray_inputs_not_scored", []))
-        except (OSError, ValueError, KeyError, TypeError):
-            earlier, gray = {}, set()
-    else:
-        gray = set()
+    earlier, gray = _earlier_scores(folder.out)
     for relpath in report.exists:
         name = folders.display_name(relpath)
         if name in earlier:
