@@ -79,6 +79,11 @@ def main() -> int:
     p.add_argument("--width", type=float, default=0.25)
     p.add_argument("--size", type=int, default=128)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--gan_weight", type=float, default=1.0)
+    p.add_argument("--weights", default=",".join(str(w) for w in TRAIN_SETS.values()),
+                   help="sampling weights of " + ", ".join(TRAIN_SETS))
+    p.add_argument("--keep_checkpoints", type=int, default=3,
+                   help="kept checkpoints (every 500 steps), to score earlier ones")
     a = p.parse_args()
     data_root, work = Path(a.data_root), Path(a.work)
     first = next(iter(TRAIN_SETS))
@@ -101,7 +106,8 @@ def main() -> int:
     model_dir = work / "run"
     timings["train"] = timings.get("train", 0.0) + sh([
         py, "train.py", f"--gan={a.gan}", f"--loss={a.loss}", f"--data={','.join(shard_dirs)}",
-        "--data_weights=" + ",".join(str(w) for w in TRAIN_SETS.values()),
+        f"--data_weights={a.weights}", f"--gan_weight={a.gan_weight}",
+        f"--keep_checkpoints={a.keep_checkpoints}",
         f"--model_dir={model_dir}", f"--max_steps={a.steps}", f"--batch_size={a.batch_size}",
         f"--width={a.width}", f"--image_size={a.size}", f"--seed={a.seed}", "--log_every=100",
         "--image_every=1000", "--checkpoint_every=500"], log)
