@@ -78,7 +78,7 @@ def _map_row_strips(fn, image: tf.Tensor, strip_pixels: int, out_dtype,
     return parts.concat()
 
 
-@tf.function(jit_compile=True)
+@tf.function(jit_compile=True, autograph=False)
 def _lightness_kernel(rgb):
     return color.lightness(rgb)
 
@@ -152,7 +152,7 @@ def upsample_ab_at(ab_small: tf.Tensor, index: tf.Tensor, height, width) -> tupl
     return tuple(planes)
 
 
-@tf.function(jit_compile=True)
+@tf.function(jit_compile=True, autograph=False)
 def _merge_kernel(l, first, ab_small, height, width, table):
     a, b = upsample_ab_at(ab_small, first + tf.range(tf.shape(l)[0]), height, width)
     return color.lab_to_uint8(l, color.denormalize_ab(a), color.denormalize_ab(b), table)
@@ -292,8 +292,8 @@ def saved_model(path: str) -> Model:
     return Model(predict, size, f"saved_model:{path}", owner=loaded)
 
 
-_photo_network_input = tf.function(photo_network_input, reduce_retracing=True)
-_merge = tf.function(merge, reduce_retracing=True)
+_photo_network_input = tf.function(photo_network_input, reduce_retracing=True, autograph=False)
+_merge = tf.function(merge, reduce_retracing=True, autograph=False)
 
 
 def as_image_tensor(image) -> tf.Tensor:

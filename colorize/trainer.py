@@ -139,7 +139,10 @@ class Trainer:
         if self.discriminator is not None:
             params = {p: getattr(cfg, p) for p in self.variant.discriminator_loss_params}
             self._discriminator_loss = functools.partial(self.variant.discriminator_loss, **params)
-        self.train_step = tf.function(self._train_step)
+        # The loops are written as tf.while_loop, so AutoGraph has nothing to
+        # convert: converting every function the step calls (Keras layers
+        # included) was about 1 s of a run's first step.
+        self.train_step = tf.function(self._train_step, autograph=False)
 
     # --- layer 1: per replica -------------------------------------------------
 
@@ -258,8 +261,13 @@ class Trainer:
         if self.discriminator is not None and (self.cfg.n_critic > 1
                                                or self.cfg.critic_warmup_steps > 0):
             draws = self._n_critic()
-            for _ in tf.range(draws - 1):
-                self._run(self._d_replica_step, next(iterator))
+
+            def critic_step(i):
+                with tf.control_dependencies(self._run(self._d_replica_step, next(iterator))
+                                             .values()):
+                    return i + 1
+
+            tf.while_loop(lambda i: i < draws - 1, critic_step, [tf.constant(0)])
         metrics = self._run(self._joint_replica_step, next(iterator))
         self.batches.assign_add(tf.cast(draws, tf.int64))
         adv_sq, rec_sq = metrics.pop("adv_grad_sq"), metrics.pop("rec_grad_sq")
@@ -272,8 +280,9 @@ class Trainer:
         the host neither waits for nor reads anything between them. Returns
         the last update's metrics."""
         metrics = {k: tf.constant(0.0) for k in D_METRICS + G_METRICS}
-        for _ in tf.range(steps):
-            metrics = self._one_step(iterator)
+        _, metrics = tf.while_loop(lambda i, _: i < steps,
+                                   lambda i, _: (i + 1, self._one_step(iterator)),
+                                   [tf.constant(0), metrics])
         return metrics
 
     def restore(self) -> int:
