@@ -40,9 +40,9 @@ FLAGS = flags.FLAGS
 
 
 def main(argv):
-    from colorize import remote
+    from colorize import shutdown
 
-    return remote.exit_status(_main(argv), FLAGS.model_dir, FLAGS.saved_model)
+    return shutdown.exit_now(_main(argv), FLAGS.model_dir, FLAGS.saved_model)
 
 
 def _main(argv):

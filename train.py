@@ -38,9 +38,9 @@ def build_config() -> config_lib.TrainConfig:
 
 
 def main(argv):
-    from colorize import remote
+    from colorize import shutdown
 
-    return remote.exit_status(_main(argv), FLAGS.data, FLAGS.model_dir)
+    return shutdown.exit_now(_main(argv), FLAGS.data, FLAGS.model_dir)
 
 
 def _main(argv):

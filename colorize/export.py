@@ -111,10 +111,10 @@ def reexport(saved_model: str, output: str, overwrite: bool = False) -> None:
 def main(argv):
     from absl import flags
 
-    from colorize import remote
+    from colorize import shutdown
 
     f = flags.FLAGS
-    return remote.exit_status(_main(argv), f.model_dir, f.saved_model, f.output)
+    return shutdown.exit_now(_main(argv), f.model_dir, f.saved_model, f.output)
 
 
 def _main(argv):

@@ -10,7 +10,7 @@ import sys
 
 from absl import app, flags
 
-from colorize import folders, imageio, remote
+from colorize import folders, imageio, shutdown
 from colorize.data import builder
 
 flags.DEFINE_string("input", None, "Folder of photos, walked recursively.")
@@ -31,7 +31,7 @@ FLAGS = flags.FLAGS
 
 
 def main(argv):
-    return remote.exit_status(_main(argv), FLAGS.output)
+    return shutdown.exit_now(_main(argv), FLAGS.output)
 
 
 def _main(argv):
