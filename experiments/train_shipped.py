@@ -9,7 +9,9 @@
    --data_weights (WEIGHTS below: why these);
 3. python eval.py --metrics with the model shipped so far ("previous",
    once, before it is replaced), then python -m colorize.export into
-   colorize/pretrained/general;
+   colorize/pretrained/general: the last checkpoint, or with --select the
+   kept checkpoint with the best PSNR on the photos that the shards'
+   2 % val split held out of photos/train and scenes/train;
 4. python eval.py --metrics with the new shipped model (no model flag) and
    with --model=gray on photos/val, scenes/val and celeba/val, and each
    model's mean ab bias (prediction - truth, Lab units) and mean chroma.
@@ -38,6 +40,7 @@ from run_table import sh  # noqa: E402
 TRAIN_SETS = {"photos/train": 0.45, "scenes/train": 0.25, "celeba/train": 0.25,
               "bsds/train": 0.05}
 EVAL_SETS = ("photos/val", "scenes/val", "celeba/val")
+SELECT_SETS = ("photos/train", "scenes/train")  # their held-out 2 %: see held_out()
 SHIPPED = REPO / "colorize" / "pretrained" / "general"
 
 
@@ -64,6 +67,52 @@ def ab_bias(src: Path, out: Path) -> dict:
             "chroma_true": float(np.mean(chroma_true))}
 
 
+def held_out(data_root: Path, work: Path) -> list[Path]:
+    """For each of photos/train and scenes/train, a folder of links to the
+    photos that the builder's --val_fraction=0.02 split kept out of the
+    training shards (the same hash of the relative path): checkpoints are
+    chosen on these, so the reported val folders stay unseen."""
+    sys.path.insert(0, str(REPO))
+    from colorize import folders
+    from colorize.data.builder import split_of
+
+    made = []
+    for name in SELECT_SETS:
+        out = work / "held_out" / name.replace("/", "_")
+        out.mkdir(parents=True, exist_ok=True)
+        for rel in folders.list_images(data_root / name):
+            link = out / rel.replace("/", "__")
+            if split_of(rel, 0.02) == "val" and not link.exists():
+                link.symlink_to(data_root / name / rel)
+        made.append(out)
+    return made
+
+
+def checkpoint_steps(model_dir: Path) -> list[int]:
+    index = sorted(model_dir.glob("ckpt-*.index"))
+    return sorted(int(p.name[len("ckpt-"):-len(".index")]) for p in index)
+
+
+def select_step(model_dir: Path, folders: list[Path], work: Path, log: Path) -> tuple:
+    """The kept checkpoint with the highest mean PSNR over the held-out
+    folders (early stopping on data the run did not train on), and every
+    checkpoint's scores."""
+    py, scores = sys.executable, {}
+    for step in checkpoint_steps(model_dir):
+        means = []
+        for folder in folders:
+            out = work / "select" / f"{folder.name}_{step}"
+            if not (out / "metrics.json").exists():
+                sh([py, "eval.py", f"--model_dir={model_dir}", f"--step={step}",
+                    f"--input={folder}", f"--output={out}", "--metrics", "--overwrite"], log)
+            means.append(json.loads((out / "metrics.json").read_text())["mean"])
+        scores[step] = {k: sum(m[k] for m in means) / len(means)
+                        for k in ("psnr", "auc", "colorfulness")}
+        print(f"step {step}: {scores[step]}", flush=True)
+    best = max(scores, key=lambda step: scores[step]["psnr"])
+    return best, scores
+
+
 def folder_size(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
@@ -84,6 +133,8 @@ def main() -> int:
                    help="sampling weights of " + ", ".join(TRAIN_SETS))
     p.add_argument("--keep_checkpoints", type=int, default=3,
                    help="kept checkpoints (every 500 steps), to score earlier ones")
+    p.add_argument("--select", action="store_true",
+                   help="export the kept checkpoint with the best held-out PSNR, not the last")
     a = p.parse_args()
     data_root, work = Path(a.data_root), Path(a.work)
     first = next(iter(TRAIN_SETS))
@@ -126,12 +177,16 @@ def main() -> int:
     results = {}
     for name in EVAL_SETS:  # the model shipped so far: scored once, before it is replaced
         evaluate(name, "previous", [f"--saved_model={SHIPPED}"], again=False)
-    sh([py, "-m", "colorize.export", f"--model_dir={model_dir}", f"--output={SHIPPED}",
-        "--overwrite"], log)
+    step, selection = checkpoint_steps(model_dir)[-1], {}
+    if a.select:
+        step, selection = select_step(model_dir, held_out(data_root, work), work, log)
+    sh([py, "-m", "colorize.export", f"--model_dir={model_dir}", f"--step={step}",
+        f"--output={SHIPPED}", "--overwrite"], log)
     for name in EVAL_SETS:
         evaluate(name, "shipped", [])
         evaluate(name, "gray", ["--model=gray"])
-    summary = {"config": vars(a), "timings_s": timings,
+    summary = {"config": vars(a), "timings_s": timings, "exported_step": step,
+               "held_out_by_step": selection,
                "export_bytes": folder_size(SHIPPED), "mean": results}
     (work / "results.json").write_text(json.dumps(summary, indent=2))
     print(json.dumps(summary, indent=2))
