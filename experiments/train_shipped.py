@@ -107,7 +107,7 @@ def select_step(model_dir: Path, folders: list[Path], work: Path, log: Path) -> 
                     f"--input={folder}", f"--output={out}", "--metrics", "--overwrite"], log)
             means.append(json.loads((out / "metrics.json").read_text())["mean"])
         scores[step] = {k: sum(m[k] for m in means) / len(means)
-                        for k in ("psnr", "auc", "colorfulness")}
+                        for k in ("psnr", "auc", "colourfulness", "delta_colourfulness")}
         print(f"step {step}: {scores[step]}", flush=True)
     best = max(scores, key=lambda step: scores[step]["psnr"])
     return best, scores
