@@ -67,6 +67,18 @@ def ab_bias(src: Path, out: Path) -> dict:
             "chroma_true": float(np.mean(chroma_true))}
 
 
+def scored(out: Path, src: Path) -> bool:
+    """Whether out holds eval.py's scores of every photo in src (a stopped
+    eval writes the scores of the photos it finished: not reusable)."""
+    sys.path.insert(0, str(REPO))
+    from colorize import folders
+
+    if not (out / "metrics.json").exists():
+        return False
+    mean = json.loads((out / "metrics.json").read_text())["mean"]
+    return mean.get("count") == len(folders.list_images(src))
+
+
 def held_out(data_root: Path, work: Path) -> list[Path]:
     """For each of photos/train and scenes/train, a folder of links to the
     photos that the builder's --val_fraction=0.02 split kept out of the
@@ -102,7 +114,7 @@ def select_step(model_dir: Path, folders: list[Path], work: Path, log: Path) -> 
         means = []
         for folder in folders:
             out = work / "select" / f"{folder.name}_{step}"
-            if not (out / "metrics.json").exists():
+            if not scored(out, folder):
                 sh([py, "eval.py", f"--model_dir={model_dir}", f"--step={step}",
                     f"--input={folder}", f"--output={out}", "--metrics", "--overwrite"], log)
             means.append(json.loads((out / "metrics.json").read_text())["mean"])
@@ -166,7 +178,7 @@ def main() -> int:
 
     def evaluate(name: str, model: str, flag: list[str], again: bool = True) -> None:
         out = work / "eval" / f"{name.replace('/', '_')}_{model}"
-        if again or not (out / "metrics.json").exists():
+        if again or not scored(out, data_root / name):
             sh([py, "eval.py", *flag, f"--input={data_root / name}", f"--output={out}",
                 "--metrics", "--overwrite"], log)
         mean = json.loads((out / "metrics.json").read_text())["mean"]
