@@ -4,6 +4,9 @@ tutorial-style reference step on the same nets, side by side in one run.
     python bench/bench_train.py                 # U-Net + PatchGAN 64/128 px, widths 1 and 0.25,
                                                 # colcol, and the n_critic = 5 variants
     python bench/bench_train.py --quick         # U-Net + PatchGAN, 64 px, width 0.25 only
+    python bench/bench_train.py --quick --ablate --steps 50 --rounds 5
+                                                # + the project's step in float32 and in
+                                                #   calls of 50 steps, same rounds
 
 The reference is a train step as TensorFlow's pix2pix tutorial writes it:
 one tf.function per step, both gradient tapes around one forward pass,
@@ -28,6 +31,7 @@ float32 and bfloat16.
 """
 import argparse
 import contextlib
+import dataclasses
 import os
 import sys
 import time
@@ -206,6 +210,9 @@ def main():
     p.add_argument("--steps", type=int, default=10, help="generator updates per timed round")
     p.add_argument("--rounds", type=int, default=3, help="alternating timed rounds per side")
     p.add_argument("--quick", action="store_true")
+    p.add_argument("--ablate", action="store_true",
+                   help="also time the project's step in float32 and in calls of 50 steps, "
+                        "in the same alternating rounds")
     a = p.parse_args()
     cases = QUICK if a.quick else FULL
     print(f"{os.cpu_count()} cores, TF {tf.__version__}, Keras {keras.__version__}, batch {a.batch}, "
@@ -218,12 +225,19 @@ def main():
         cfg = TrainConfig(gan=gan, loss="l1", generator=generator, image_size=size, width=width,
                           batch_size=a.batch, model_dir="/tmp/bench_train_unused").resolved()
         flops = model_flops(cfg)
-        rates = images_per_second({"ref": reference_runner(cfg), "ours": project_runner(cfg)},
-                                  cfg, a.steps, a.rounds)
+        runners = {"ref": reference_runner(cfg), "ours": project_runner(cfg)}
+        if a.ablate:
+            runners["float32"] = project_runner(dataclasses.replace(cfg, precision="float32"))
+            runners["calls of 50"] = project_runner(dataclasses.replace(cfg, log_every=50))
+        rates = images_per_second(runners, cfg, a.steps, a.rounds)
         ref, ours = rates["ref"], rates["ours"]
         name = f"{generator}+{gan} {size}px w{width:g}"
         print(f"{name:>22} | {cfg.precision:>14} | {ref:14.1f} | {ours:13.1f} | {ours / ref:5.2f} | "
               f"{ref * flops / 1e9:8.0f} / {ours * flops / 1e9:7.0f}", flush=True)
+        for other in ("float32", "calls of 50"):
+            if other in rates:
+                print(f"{'':>22} | project {other}: {rates[other]:.1f} img/s, "
+                      f"{rates[other] / ref:.2f}x the tutorial", flush=True)
 
 
 if __name__ == "__main__":
