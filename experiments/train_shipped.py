@@ -28,7 +28,9 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "experiments"))
+# The package (imported inside the functions that need it: importing it
+# loads TensorFlow) and run_table's helpers.
+sys.path[:0] = [str(REPO), str(REPO / "experiments")]
 from run_table import sh  # noqa: E402
 
 # Sampling weights. The model's main use is ordinary photos, so the diverse
@@ -42,13 +44,13 @@ TRAIN_SETS = {"photos/train": 0.45, "scenes/train": 0.25, "celeba/train": 0.25,
 EVAL_SETS = ("photos/val", "scenes/val", "celeba/val")
 SELECT_SETS = ("photos/train", "scenes/train")  # their held-out 2 %: see held_out()
 SHIPPED = REPO / "colorize" / "pretrained" / "general"
+VAL_FRACTION = 0.02  # of each training folder, kept out of the shards
 
 
 def ab_bias(src: Path, out: Path) -> dict:
     """Mean over photos of the mean ab error (prediction - truth, Lab units:
     a colour cast shows as a non-zero mean) and the mean chroma of the
     predictions and of the originals (desaturation shows as a lower one)."""
-    sys.path.insert(0, str(REPO))
     import numpy as np
 
     from colorize import color, folders, imageio
@@ -70,7 +72,6 @@ def ab_bias(src: Path, out: Path) -> dict:
 def scored(out: Path, src: Path) -> bool:
     """Whether out holds eval.py's scores of every photo in src (a stopped
     eval writes the scores of the photos it finished: not reusable)."""
-    sys.path.insert(0, str(REPO))
     from colorize import folders
 
     if not (out / "metrics.json").exists():
@@ -81,10 +82,9 @@ def scored(out: Path, src: Path) -> bool:
 
 def held_out(data_root: Path, work: Path) -> list[Path]:
     """For each of photos/train and scenes/train, a folder of links to the
-    photos that the builder's --val_fraction=0.02 split kept out of the
+    photos that the builder's --val_fraction split kept out of the
     training shards (the same hash of the relative path): checkpoints are
     chosen on these, so the reported val folders stay unseen."""
-    sys.path.insert(0, str(REPO))
     from colorize import folders
     from colorize.data.builder import split_of
 
@@ -94,15 +94,14 @@ def held_out(data_root: Path, work: Path) -> list[Path]:
         out.mkdir(parents=True, exist_ok=True)
         for rel in folders.list_images(data_root / name):
             link = out / rel.replace("/", "__")
-            if split_of(rel, 0.02) == "val" and not link.exists():
+            if split_of(rel, VAL_FRACTION) == "val" and not link.exists():
                 link.symlink_to(data_root / name / rel)
         made.append(out)
     return made
 
 
 def checkpoint_steps(model_dir: Path) -> list[int]:
-    index = sorted(model_dir.glob("ckpt-*.index"))
-    return sorted(int(p.name[len("ckpt-"):-len(".index")]) for p in index)
+    return sorted(int(p.name[len("ckpt-"):-len(".index")]) for p in model_dir.glob("ckpt-*.index"))
 
 
 def select_step(model_dir: Path, folders: list[Path], work: Path, log: Path) -> tuple:
@@ -165,7 +164,7 @@ def main() -> int:
         if not (out / "manifest.json").exists():
             timings[f"build {name}"] = sh([
                 py, "-m", "colorize.data", f"--input={data_root / name}", f"--output={out}",
-                f"--size={a.size}", "--val_fraction=0.02", "--overwrite"], log)
+                f"--size={a.size}", f"--val_fraction={VAL_FRACTION}", "--overwrite"], log)
     model_dir = work / "run"
     timings["train"] = timings.get("train", 0.0) + sh([
         py, "train.py", f"--gan={a.gan}", f"--loss={a.loss}", f"--data={','.join(shard_dirs)}",
