@@ -75,6 +75,9 @@ class TrainConfig:
                                        variants.OPTIMIZERS)
     lr_g: Optional[float] = setting(None, "Generator learning rate (default: the variant's).")
     lr_d: Optional[float] = setting(None, "Discriminator learning rate (default: the variant's).")
+    lr_decay_steps: int = setting(
+        0, "Decay both learning rates linearly to 0 over the last N steps before --max_steps "
+        "(as pix2pix does in its second half); 0: constant.")
     beta_1: Optional[float] = setting(None, "Adam beta_1 (default 0.5).")
     beta_2: Optional[float] = setting(None, "Adam beta_2 (default 0.999; 0.9 for wgan-gp).")
     n_critic: Optional[int] = setting(None, "D steps per G step (default 5 for wgan and "
@@ -184,6 +187,8 @@ class TrainConfig:
              "--classification_weight needs --loss=classification (the net's class head)"),
             (all((lr is None or lr > 0) for lr in (self.lr_g, self.lr_d)),
              "learning rates must be > 0"),
+            (self.lr_decay_steps >= 0,
+             f"--lr_decay_steps must be >= 0; got {self.lr_decay_steps}"),
             (min(self.checkpoint_every, self.summary_every, self.image_every, self.log_every) >= 1,
              "--checkpoint_every, --summary_every, --image_every, --log_every must be >= 1"),
         ]

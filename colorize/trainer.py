@@ -85,10 +85,26 @@ class StopOnSignal:
             signal.signal(s, handler)
 
 
-def make_optimizer(cfg: config_lib.TrainConfig, learning_rate: float) -> keras.optimizers.Optimizer:
+def learning_rate(cfg: config_lib.TrainConfig, base: float, step: tf.Variable):
+    """The learning rate as a function of the generator step: base, then
+    with --lr_decay_steps linearly down over the last lr_decay_steps steps
+    to max_steps (pix2pix's schedule; the last update still moves, at
+    base / lr_decay_steps). A callable even when constant, so that every
+    run checkpoints the same optimizer variables and a run can be resumed
+    with or without the decay (a float rate adds a checkpointed variable)."""
+    def rate():
+        if not cfg.lr_decay_steps:
+            return tf.constant(base, tf.float32)
+        left = tf.cast(cfg.max_steps - step, tf.float32) / cfg.lr_decay_steps
+        return base * tf.clip_by_value(left, 0.0, 1.0)
+    return rate
+
+
+def make_optimizer(cfg: config_lib.TrainConfig, rate) -> keras.optimizers.Optimizer:
+    """cfg's optimizer at rate: a float, or a callable as learning_rate() returns."""
     if cfg.optimizer == "rmsprop":
-        return keras.optimizers.RMSprop(learning_rate)
-    return keras.optimizers.Adam(learning_rate, beta_1=cfg.beta_1, beta_2=cfg.beta_2)
+        return keras.optimizers.RMSprop(rate)
+    return keras.optimizers.Adam(rate, beta_1=cfg.beta_1, beta_2=cfg.beta_2)
 
 
 class Trainer:
@@ -111,16 +127,16 @@ class Trainer:
             self.generator = models.build_generator(
                 cfg.generator, cfg.image_size, cfg.width, cfg.sync_bn, cfg.upsample,
                 classes=len(self.bins) if cfg.classifies else 0)
-            self.g_optimizer = make_optimizer(cfg, cfg.lr_g)
+            self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+            self.g_optimizer = make_optimizer(cfg, learning_rate(cfg, cfg.lr_g, self.step))
             self.g_optimizer.build(self.generator.trainable_variables)
             self.discriminator = None
             self.d_optimizer = None
             if self.variant.discriminator is not None:
                 self.discriminator = models.build_discriminator(
                     self.variant.discriminator, cfg.image_size, cfg.width, cfg.sync_bn)
-                self.d_optimizer = make_optimizer(cfg, cfg.lr_d)
+                self.d_optimizer = make_optimizer(cfg, learning_rate(cfg, cfg.lr_d, self.step))
                 self.d_optimizer.build(self.discriminator.trainable_variables)
-            self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
             # Global batches drawn from the training stream so far: where a
             # resumed run picks the data order up (checkpoints from before
             # it existed restore it as 0: the stream starts again).
