@@ -85,26 +85,21 @@ class StopOnSignal:
             signal.signal(s, handler)
 
 
-def learning_rate(cfg: config_lib.TrainConfig, base: float, step: tf.Variable):
-    """The learning rate as a function of the generator step: base, then
+def decay_factor(cfg: config_lib.TrainConfig, step) -> tf.Tensor:
+    """The learning rates' share of their base at a generator step: 1, then
     with --lr_decay_steps linearly down over the last lr_decay_steps steps
     to max_steps (pix2pix's schedule; the last update still moves, at
-    base / lr_decay_steps). A callable even when constant, so that every
-    run checkpoints the same optimizer variables and a run can be resumed
-    with or without the decay (a float rate adds a checkpointed variable)."""
-    def rate():
-        if not cfg.lr_decay_steps:
-            return tf.constant(base, tf.float32)
-        left = tf.cast(cfg.max_steps - step, tf.float32) / cfg.lr_decay_steps
-        return base * tf.clip_by_value(left, 0.0, 1.0)
-    return rate
+    1 / lr_decay_steps)."""
+    if not cfg.lr_decay_steps:
+        return tf.constant(1.0)
+    left = tf.cast(cfg.max_steps - step, tf.float32) / cfg.lr_decay_steps
+    return tf.clip_by_value(left, 0.0, 1.0)
 
 
-def make_optimizer(cfg: config_lib.TrainConfig, rate) -> keras.optimizers.Optimizer:
-    """cfg's optimizer at rate: a float, or a callable as learning_rate() returns."""
+def make_optimizer(cfg: config_lib.TrainConfig, learning_rate: float) -> keras.optimizers.Optimizer:
     if cfg.optimizer == "rmsprop":
-        return keras.optimizers.RMSprop(rate)
-    return keras.optimizers.Adam(rate, beta_1=cfg.beta_1, beta_2=cfg.beta_2)
+        return keras.optimizers.RMSprop(learning_rate)
+    return keras.optimizers.Adam(learning_rate, beta_1=cfg.beta_1, beta_2=cfg.beta_2)
 
 
 class Trainer:
@@ -128,14 +123,14 @@ class Trainer:
                 cfg.generator, cfg.image_size, cfg.width, cfg.sync_bn, cfg.upsample,
                 classes=len(self.bins) if cfg.classifies else 0)
             self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
-            self.g_optimizer = make_optimizer(cfg, learning_rate(cfg, cfg.lr_g, self.step))
+            self.g_optimizer = make_optimizer(cfg, cfg.lr_g)
             self.g_optimizer.build(self.generator.trainable_variables)
             self.discriminator = None
             self.d_optimizer = None
             if self.variant.discriminator is not None:
                 self.discriminator = models.build_discriminator(
                     self.variant.discriminator, cfg.image_size, cfg.width, cfg.sync_bn)
-                self.d_optimizer = make_optimizer(cfg, learning_rate(cfg, cfg.lr_d, self.step))
+                self.d_optimizer = make_optimizer(cfg, cfg.lr_d)
                 self.d_optimizer.build(self.discriminator.trainable_variables)
             # Global batches drawn from the training stream so far: where a
             # resumed run picks the data order up (checkpoints from before
@@ -268,9 +263,21 @@ class Trainer:
         cfg = self.cfg
         return tf.where(self.step < cfg.critic_warmup_steps, cfg.critic_warmup_n, cfg.n_critic)
 
+    def _set_learning_rates(self):
+        """This step's rates, assigned to the optimisers' own rate variables
+        (a Keras schedule would drop that checkpointed variable, and runs
+        saved with it would no longer restore); a resumed run so also
+        trains at its flags' rates, not at the ones its checkpoint saved."""
+        factor = decay_factor(self.cfg, self.step)
+        for optimizer, base in ((self.g_optimizer, self.cfg.lr_g),
+                                (self.d_optimizer, self.cfg.lr_d)):
+            if optimizer is not None:
+                optimizer.learning_rate.assign(base * factor)
+
     def _one_step(self, iterator) -> dict:
         """One generator update: n_critic - 1 critic-only steps, each on a
         fresh batch, then the joint D-then-G step on another."""
+        self._set_learning_rates()
         draws = 1
         # The critic-only loop is traced only when a config can run it:
         # tracing it for nothing made the first step of a dcgan run 1 s slower.
