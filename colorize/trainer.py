@@ -122,7 +122,6 @@ class Trainer:
             self.generator = models.build_generator(
                 cfg.generator, cfg.image_size, cfg.width, cfg.sync_bn, cfg.upsample,
                 classes=len(self.bins) if cfg.classifies else 0)
-            self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
             self.g_optimizer = make_optimizer(cfg, cfg.lr_g)
             self.g_optimizer.build(self.generator.trainable_variables)
             self.discriminator = None
@@ -132,6 +131,7 @@ class Trainer:
                     self.variant.discriminator, cfg.image_size, cfg.width, cfg.sync_bn)
                 self.d_optimizer = make_optimizer(cfg, cfg.lr_d)
                 self.d_optimizer.build(self.discriminator.trainable_variables)
+            self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
             # Global batches drawn from the training stream so far: where a
             # resumed run picks the data order up (checkpoints from before
             # it existed restore it as 0: the stream starts again).
