@@ -2,6 +2,11 @@
 
     python -m colorize.export --model_dir=runs/wgan_l1 --output=exported/wgan_l1
     python -m colorize.export --saved_model=old/ --output=new/   # re-export
+    python -m colorize.export --model_dir=runs/x --average=14000,15000,16000 --output=exported/x
+
+--average exports the mean of several checkpoints' generator weights
+(weight averaging over the end of a run: a GAN's generator swings from one
+checkpoint to the next, and the mean of a few of them evens that out).
 
 Re-exporting writes a SavedModel's generator (its predict_ab) again with
 this version's serving code, e.g. after serving_default got faster.
@@ -21,6 +26,7 @@ import os
 import shutil
 import sys
 
+import numpy as np
 import tensorflow as tf
 
 from colorize import inference
@@ -92,10 +98,34 @@ def _save(module: ColorizerModule, output: str) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def export(model_dir: str, output: str, step: int | None = None, overwrite: bool = False) -> str:
-    """Write the SavedModel; returns the checkpoint it came from."""
+def averaged_generator(model_dir: str, steps: list[int]):
+    """The run's generator with every weight (BatchNorm's moving statistics
+    too) the mean of its values at the checkpoints of steps; like
+    inference.load_generator, returns (generator, config, where from)."""
+    if len(set(steps)) < 2:
+        raise ValueError(f"--average needs two or more different steps; got {steps}")
+    generator, cfg, first = inference.load_generator(model_dir, steps[0])
+    total = [np.array(v, np.float64) for v in generator.weights]
+    paths = [first]
+    for step in steps[1:]:
+        other, _, path = inference.load_generator(model_dir, step)
+        paths.append(path)
+        for t, v in zip(total, other.weights):
+            t += np.array(v)
+    for v, t in zip(generator.weights, total):
+        v.assign((t / len(steps)).astype(np.array(v).dtype))
+    return generator, cfg, "the mean of " + ", ".join(paths)
+
+
+def export(model_dir: str, output: str, step: int | None = None, overwrite: bool = False,
+           average: list[int] | None = None) -> str:
+    """Write the SavedModel of one checkpoint (step; default the latest) or
+    of the mean of several (average: their steps); returns where it came from."""
     _check_output(output, overwrite)
-    generator, cfg, path = inference.load_generator(model_dir, step)
+    if average:
+        generator, cfg, path = averaged_generator(model_dir, average)
+    else:
+        generator, cfg, path = inference.load_generator(model_dir, step)
     _save(ColorizerModule(generator, cfg.image_size), output)
     return path
 
@@ -125,13 +155,19 @@ def _main(argv):
     try:
         if bool(f.model_dir) == bool(f.saved_model):
             raise ValueError("pass --model_dir or --saved_model (one of them)")
-        if f.saved_model and f.step is not None:
-            raise ValueError("--step needs --model_dir")
+        if f.saved_model and (f.step is not None or f.average):
+            raise ValueError("--step and --average need --model_dir")
+        if f.step is not None and f.average:
+            raise ValueError("pass --step or --average (one of them)")
+        try:
+            average = [int(s) for s in f.average]
+        except ValueError:
+            raise ValueError(f"--average takes checkpoint steps; got {','.join(f.average)}") from None
         if f.saved_model:
             reexport(f.saved_model, f.output, f.overwrite)
             path = f.saved_model
         else:
-            path = export(f.model_dir, f.output, f.step, f.overwrite)
+            path = export(f.model_dir, f.output, f.step, f.overwrite, average)
     except (OSError, ValueError) as e:  # missing or existing folders, bad flags
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -148,6 +184,8 @@ def _define_flags():
                         "this version's serving code (--output may be the same folder).")
     flags.DEFINE_string("output", None, "SavedModel folder to write.")
     flags.DEFINE_integer("step", None, "Checkpoint step (default: the latest).")
+    flags.DEFINE_list("average", [], "Or checkpoint steps (comma-separated) whose generator "
+                      "weights are averaged into the export.")
     flags.DEFINE_bool("overwrite", False, "Replace an existing --output.")
     flags.mark_flags_as_required(["output"])
 

@@ -219,6 +219,38 @@ def test_export_refuses_to_overwrite(run_dir, exported):
         export.export(run_dir, exported)
 
 
+def test_export_of_averaged_checkpoints_is_the_mean_generator(run_dir, tmp_path):
+    """--average: the export's predict_ab is that of a generator whose
+    weights are the mean of the checkpoints' (averaged here in NumPy), and
+    differs from each checkpoint's own."""
+    out = tmp_path / "mean"
+    assert "the mean of" in export.export(run_dir, str(out), average=[1, 3])
+    at = {step: inference.load_generator(run_dir, step)[0] for step in (1, 3)}
+    mean = inference.load_generator(run_dir, 2)[0]
+    mean.set_weights([(np.array(a) + np.array(b)) / 2
+                      for a, b in zip(at[1].weights, at[3].weights)])
+    l = tf.random.stateless_uniform([2, 32, 32, 1], [3, 4], -1.0, 1.0)
+    got = tf.saved_model.load(str(out)).signatures["predict_ab"](l=l)["ab"].numpy()
+    np.testing.assert_allclose(got, mean(l, training=False).numpy(), atol=1e-5)
+    for step in (1, 3):
+        assert np.abs(got - at[step](l, training=False).numpy()).max() > 1e-4
+    with pytest.raises(ValueError, match="two or more"):
+        export.export(run_dir, str(tmp_path / "one"), average=[3, 3])
+
+
+def test_export_cli_checks_average(run_dir, tmp_path):
+    def cli(*flags):
+        return subprocess.run([sys.executable, "-m", "colorize.export", f"--model_dir={run_dir}",
+                               f"--output={tmp_path / 'x'}", *flags], cwd=REPO,
+                              capture_output=True, text=True, timeout=120)
+    for flags, message in [(["--average=2,3", "--step=3"], "one of them"),
+                           (["--average=2,x"], "takes checkpoint steps"),
+                           (["--average=2,9"], "9")]:
+        proc = cli(*flags)
+        assert proc.returncode == 2 and message in proc.stderr, (flags, proc.stderr)
+    assert not (tmp_path / "x").exists()
+
+
 def test_reexport_keeps_the_generator_and_serves_the_same(exported, photos, tmp_path):
     """A SavedModel written again (as the shipped model can be after the
     serving code changes): same predict_ab, same serving_default pixels;
