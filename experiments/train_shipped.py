@@ -2,6 +2,8 @@
 (colorize/pretrained/general): diverse photos, scenes, faces and BSDS.
 
     python experiments/train_shipped.py [--gan lsgan --loss l1 --steps 10000 --size 128]
+    python experiments/train_shipped.py --work=W2 --start_from=W1/run/ckpt-10000 \
+        --steps=16000 --lr_decay_steps=6000 --select --average   # continue a run
 
 1. shards of shared/data photos/train, scenes/train, celeba/train and
    bsds/train at --size px (whole photos, squashed, as eval feeds them);
@@ -10,8 +12,9 @@
 3. python eval.py --metrics with the model shipped so far ("previous",
    once, before it is replaced), then python -m colorize.export into
    colorize/pretrained/general: the last checkpoint, or with --select the
-   kept checkpoint with the best PSNR on the photos that the shards'
-   2 % val split held out of photos/train and scenes/train;
+   candidate with the best PSNR on the photos that the shards' 2 % val
+   split held out of photos/train and scenes/train (the kept checkpoints,
+   and with --average the mean of those trained under the decay);
 4. python eval.py --metrics with the new shipped model (no model flag) and
    with --model=gray on photos/val, scenes/val and celeba/val, and each
    model's mean ab bias (prediction - truth, Lab units) and mean chroma.
@@ -106,24 +109,39 @@ def checkpoint_steps(model_dir: Path) -> list[int]:
     return sorted(int(p.name[len("ckpt-"):-len(".index")]) for p in model_dir.glob("ckpt-*.index"))
 
 
-def select_step(model_dir: Path, folders: list[Path], work: Path, log: Path) -> tuple:
-    """The kept checkpoint with the highest mean PSNR over the held-out
-    folders (early stopping on data the run did not train on), and every
-    checkpoint's scores."""
-    py, scores = sys.executable, {}
-    for step in checkpoint_steps(model_dir):
-        means = []
-        for folder in folders:
-            out = work / "select" / f"{folder.name}_{step}"
-            if not scored(out, folder):
-                sh([py, "eval.py", f"--model_dir={model_dir}", f"--step={step}",
-                    f"--input={folder}", f"--output={out}", "--metrics", "--overwrite"], log)
-            means.append(json.loads((out / "metrics.json").read_text())["mean"])
-        scores[step] = {k: sum(m[k] for m in means) / len(means)
-                        for k in ("psnr", "auc", "colourfulness", "delta_colourfulness")}
-        print(f"step {step}: {scores[step]}", flush=True)
-    best = max(scores, key=lambda step: scores[step]["psnr"])
-    return best, scores
+def held_out_scores(model: list[str], name: str, folders: list[Path], work: Path,
+                    log: Path) -> dict:
+    """eval.py's mean scores of a model (its flags) over the held-out
+    folders, averaged over the folders; kept under work/select/."""
+    means = []
+    for folder in folders:
+        out = work / "select" / f"{folder.name}_{name}"
+        if not scored(out, folder):
+            sh([sys.executable, "eval.py", *model, f"--input={folder}", f"--output={out}",
+                "--metrics", "--overwrite"], log)
+        means.append(json.loads((out / "metrics.json").read_text())["mean"])
+    return {k: sum(m[k] for m in means) / len(means)
+            for k in ("psnr", "auc", "colourfulness", "delta_colourfulness")}
+
+
+def select(model_dir: Path, average: list[int], folders: list[Path], work: Path,
+           log: Path) -> tuple:
+    """The candidate with the highest mean PSNR over the held-out folders
+    (early stopping on data the run did not train on), and every
+    candidate's scores. The candidates are the kept checkpoints (by step)
+    and, when average lists steps, the mean of those checkpoints ("mean")."""
+    candidates = {str(step): [f"--model_dir={model_dir}", f"--step={step}"]
+                  for step in checkpoint_steps(model_dir)}
+    if average:
+        mean = work / "mean"
+        sh([sys.executable, "-m", "colorize.export", f"--model_dir={model_dir}",
+            f"--average={','.join(map(str, average))}", f"--output={mean}", "--overwrite"], log)
+        candidates["mean"] = [f"--saved_model={mean}"]
+    scores = {}
+    for name, model in candidates.items():
+        scores[name] = held_out_scores(model, name, folders, work, log)
+        print(f"{name}: {scores[name]}", flush=True)
+    return max(scores, key=lambda name: scores[name]["psnr"]), scores
 
 
 def start_from(checkpoint: Path, model_dir: Path) -> None:
@@ -166,7 +184,10 @@ def main() -> int:
     p.add_argument("--start_from", default=None,
                    help="a checkpoint prefix (.../run/ckpt-N) to continue from")
     p.add_argument("--select", action="store_true",
-                   help="export the kept checkpoint with the best held-out PSNR, not the last")
+                   help="export the candidate with the best held-out PSNR, not the last checkpoint")
+    p.add_argument("--average", action="store_true",
+                   help="with --select and --lr_decay_steps: the mean of the kept checkpoints "
+                   "trained under the decay is a candidate too")
     a = p.parse_args()
     data_root, work = Path(a.data_root), Path(a.work)
     first = next(iter(TRAIN_SETS))
@@ -212,15 +233,22 @@ def main() -> int:
     results = {}
     for name in EVAL_SETS:  # the model shipped so far: scored once, before it is replaced
         evaluate(name, "previous", [f"--saved_model={SHIPPED}"], again=False)
-    step, selection = checkpoint_steps(model_dir)[-1], {}
+    # With the decay, the checkpoints it trained may be averaged (the
+    # rate is low there, so they are close: their mean evens out the GAN's
+    # swings between checkpoints).
+    average = ([step for step in checkpoint_steps(model_dir) if step > a.steps - a.lr_decay_steps]
+               if a.average else [])
+    choice, selection = str(checkpoint_steps(model_dir)[-1]), {}
     if a.select:
-        step, selection = select_step(model_dir, held_out(data_root, work), work, log)
-    sh([py, "-m", "colorize.export", f"--model_dir={model_dir}", f"--step={step}",
+        choice, selection = select(model_dir, average, held_out(data_root, work), work, log)
+    which = ([f"--average={','.join(map(str, average))}"] if choice == "mean"
+             else [f"--step={choice}"])
+    sh([py, "-m", "colorize.export", f"--model_dir={model_dir}", *which,
         f"--output={SHIPPED}", "--overwrite"], log)
     for name in EVAL_SETS:
         evaluate(name, "shipped", [])
         evaluate(name, "gray", ["--model=gray"])
-    summary = {"config": vars(a), "timings_s": timings, "exported_step": step,
+    summary = {"config": vars(a), "timings_s": timings, "exported": which[0],
                "held_out_by_step": selection,
                "export_bytes": folder_size(SHIPPED), "mean": results}
     (work / "results.json").write_text(json.dumps(summary, indent=2))
