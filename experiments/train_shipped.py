@@ -189,6 +189,8 @@ def main() -> int:
                    help="with --select and --lr_decay_steps: the mean of the kept checkpoints "
                    "trained under the decay is a candidate too")
     a = p.parse_args()
+    if a.average and not (a.select and a.lr_decay_steps):
+        p.error("--average needs --select and --lr_decay_steps")
     data_root, work = Path(a.data_root), Path(a.work)
     first = next(iter(TRAIN_SETS))
     if not (data_root / first).is_dir():
