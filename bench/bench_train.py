@@ -7,6 +7,8 @@ tutorial-style reference step on the same nets, side by side in one run.
     python bench/bench_train.py --quick --ablate --steps 50 --rounds 5
                                                 # + the project's step in float32 and in
                                                 #   calls of 50 steps, same rounds
+    python bench/bench_train.py --quick --profile=/tmp/prof
+                                                # + where each step's time goes, by op type
 
 The reference is a train step as TensorFlow's pix2pix tutorial writes it:
 one tf.function per step, both gradient tapes around one forward pass,
@@ -28,11 +30,18 @@ sees the real and the fake colours), counted by TensorFlow's profiler on
 the forward graphs, over the measured time; the same count for both
 steps. The peak is a 2048 x 2048 matmul measured in the same run, in
 float32 and bfloat16.
+
+--profile=DIR traces --steps updates of each step with TensorFlow's
+profiler (DIR/<case>/<side>: TensorBoard's profile plugin opens it) and
+prints the op types that took the most time per update, and the share of
+convolutions (forward and both backward kernels) in all op time.
 """
 import argparse
+import collections
 import contextlib
 import dataclasses
 import os
+import re
 import sys
 import time
 
@@ -170,6 +179,46 @@ def images_per_second(runners: dict, cfg: TrainConfig, steps: int, rounds: int) 
     return {name: float(np.median(r)) for name, r in rates.items()}
 
 
+# A TensorFlow op's event in a trace is named "op_name:OpType"; the
+# executor's and tf.data's own events ("ExecutorState::Process", ...) are
+# not ops and would count the ops inside them twice.
+OP_EVENT = re.compile(r"^[\w./-]+:(\w+)$")
+
+
+def op_times(run, steps: int, logdir: str) -> collections.Counter:
+    """ms per generator update by op type, from a profiler trace of
+    run(steps) written to logdir."""
+    from tensorflow.tsl.profiler.protobuf import xplane_pb2  # TF's trace format
+
+    run(1)
+    tf.profiler.experimental.start(logdir)
+    run(steps)
+    tf.profiler.experimental.stop()
+    times = collections.Counter()
+    newest = max(tf.io.gfile.glob(os.path.join(logdir, "plugins", "profile", "*")))  # this trace
+    for path in tf.io.gfile.glob(os.path.join(newest, "*.xplane.pb")):
+        space = xplane_pb2.XSpace.FromString(tf.io.gfile.GFile(path, "rb").read())
+        for plane in space.planes:
+            if not plane.name.startswith("/host:CPU"):
+                continue
+            for line in plane.lines:
+                for event in line.events:
+                    match = OP_EVENT.match(plane.event_metadata[event.metadata_id].name)
+                    if match:
+                        times[match.group(1)] += event.duration_ps / 1e9 / steps
+    return times
+
+
+def print_profile(profiles: dict, top: int = 8) -> None:
+    """The top op types of each side, and the convolutions' share."""
+    for side, times in profiles.items():
+        total = sum(times.values())
+        conv = sum(t for op, t in times.items() if "Conv2D" in op)
+        print(f"{'':>22} | {side} op time {total:.1f} ms per update, convolutions "
+              f"{100 * conv / total:.0f} %: " + ", ".join(
+                  f"{re.sub('^_MklNative', '', op)} {t:.1f}" for op, t in times.most_common(top)))
+
+
 def forward_flops(model, inputs) -> float:
     fn = tf.function(lambda *x: model(list(x) if len(x) > 1 else x[0], training=False))
     graph = fn.get_concrete_function(
@@ -213,6 +262,9 @@ def main():
     p.add_argument("--ablate", action="store_true",
                    help="also time the project's step in float32 and in calls of 50 steps, "
                         "in the same alternating rounds")
+    p.add_argument("--profile", metavar="DIR", default=None,
+                   help="trace --steps updates of each step there and print the op types "
+                        "that took the most time")
     a = p.parse_args()
     cases = QUICK if a.quick else FULL
     print(f"{os.cpu_count()} cores, TF {tf.__version__}, Keras {keras.__version__}, batch {a.batch}, "
@@ -238,6 +290,10 @@ def main():
             if other in rates:
                 print(f"{'':>22} | project {other}: {rates[other]:.1f} img/s, "
                       f"{rates[other] / ref:.2f}x the tutorial", flush=True)
+        if a.profile:
+            case = os.path.join(a.profile, f"{generator}_{gan}_{size}_w{width:g}")
+            print_profile({side: op_times(runners[key], a.steps, os.path.join(case, key))
+                           for side, key in (("tutorial", "ref"), ("project", "ours"))})
 
 
 if __name__ == "__main__":
