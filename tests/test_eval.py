@@ -251,6 +251,47 @@ def test_export_cli_checks_average(run_dir, tmp_path):
     assert not (tmp_path / "x").exists()
 
 
+def test_flip_averaged_export_is_the_mean_of_the_photo_and_its_mirror(run_dir, exported,
+                                                                      photos, tmp_path):
+    """--flip_average: predict_ab is the mean of the generator's ab for l and
+    for l mirrored (mirrored back), computed here by two separate calls; so
+    a mirrored photo gets mirrored colours, in predict_ab and at full
+    resolution in serving_default. Re-exporting keeps it and does not
+    average twice; re-exporting a plain export with it adds it."""
+    out = tmp_path / "flip"
+    export.export(run_dir, str(out), flip_average=True)
+    generator = inference.load_generator(run_dir)[0]
+    l = tf.random.stateless_uniform([2, 32, 32, 1], [5, 6], -1.0, 1.0)
+    mirror = lambda x: tf.reverse(x, [2])  # noqa: E731
+    want = 0.5 * (generator(l, training=False) + mirror(generator(mirror(l), training=False)))
+    loaded = tf.saved_model.load(str(out))
+    assert bool(loaded.flip_average.numpy())
+    predict = lambda m, x: m.signatures["predict_ab"](l=x)["ab"]  # noqa: E731
+    got = predict(loaded, l)
+    np.testing.assert_allclose(got.numpy(), want.numpy(), atol=1e-6)
+    np.testing.assert_allclose(predict(loaded, mirror(l)).numpy(), mirror(got).numpy(), atol=1e-6)
+    plain = tf.saved_model.load(exported)
+    assert not bool(plain.flip_average.numpy())
+    assert np.abs(got.numpy() - predict(plain, l).numpy()).max() > 1e-4
+
+    image = tf.constant(imageio.read_image(photos[0] / "wide.png", keep_depth=True))
+    serve = lambda m, x: m.signatures["serving_default"](image=x)["rgb"].numpy()  # noqa: E731
+    rgb = serve(loaded, image)
+    assert np.abs(serve(loaded, image[:, ::-1]).astype(int) - rgb[:, ::-1]).max() <= 1
+
+    again, added = tmp_path / "again", tmp_path / "added"
+    export.reexport(str(out), str(again), flip_average=True)
+    export.reexport(exported, str(added), flip_average=True)
+    for other, mirrors_here in ((again, 0), (added, 2)):
+        other = tf.saved_model.load(str(other))
+        assert bool(other.flip_average.numpy())
+        np.testing.assert_allclose(predict(other, l).numpy(), got.numpy(), atol=1e-6)
+        # The re-export's own graph mirrors only if the old model did not:
+        # averaging twice gives the same colours at twice the cost.
+        graph = other.predict_ab.concrete_functions[0].graph
+        assert [op.type for op in graph.get_operations()].count("ReverseV2") == mirrors_here
+
+
 def test_reexport_keeps_the_generator_and_serves_the_same(exported, photos, tmp_path):
     """A SavedModel written again (as the shipped model can be after the
     serving code changes): same predict_ab, same serving_default pixels;
