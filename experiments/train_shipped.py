@@ -14,7 +14,8 @@
    colorize/pretrained/general: the last checkpoint, or with --select the
    candidate with the best PSNR on the photos that the shards' 2 % val
    split held out of photos/train and scenes/train (the kept checkpoints,
-   and with --average the mean of those trained under the decay);
+   and with --average the mean of those trained under the decay), its ab
+   averaged with the mirror image's (--flip_average, the default);
 4. python eval.py --metrics with the new shipped model (no model flag) and
    with --model=gray on photos/val, scenes/val and celeba/val, and each
    model's mean ab bias (prediction - truth, Lab units) and mean chroma.
@@ -185,6 +186,9 @@ def main() -> int:
                    help="a checkpoint prefix (.../run/ckpt-N) to continue from")
     p.add_argument("--select", action="store_true",
                    help="export the candidate with the best held-out PSNR, not the last checkpoint")
+    p.add_argument("--flip_average", action=argparse.BooleanOptionalAction, default=True,
+                   help="export's --flip_average: average each photo's ab with its mirror "
+                   "image's (the candidates are chosen without it)")
     p.add_argument("--average", action="store_true",
                    help="with --select and --lr_decay_steps: the mean of the kept checkpoints "
                    "trained under the decay is a candidate too")
@@ -246,7 +250,7 @@ def main() -> int:
     which = ([f"--average={','.join(map(str, average))}"] if choice == "mean"
              else [f"--step={choice}"])
     sh([py, "-m", "colorize.export", f"--model_dir={model_dir}", *which,
-        f"--output={SHIPPED}", "--overwrite"], log)
+        f"--output={SHIPPED}", "--overwrite", f"--{'' if a.flip_average else 'no'}flip_average"], log)
     for name in EVAL_SETS:
         evaluate(name, "shipped", [])
         evaluate(name, "gray", ["--model=gray"])
