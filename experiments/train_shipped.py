@@ -250,7 +250,8 @@ def main() -> int:
     which = ([f"--average={','.join(map(str, average))}"] if choice == "mean"
              else [f"--step={choice}"])
     sh([py, "-m", "colorize.export", f"--model_dir={model_dir}", *which,
-        f"--output={SHIPPED}", "--overwrite", f"--{'' if a.flip_average else 'no'}flip_average"], log)
+        f"--output={SHIPPED}", "--overwrite",
+        "--flip_average" if a.flip_average else "--noflip_average"], log)
     for name in EVAL_SETS:
         evaluate(name, "shipped", [])
         evaluate(name, "gray", ["--model=gray"])
