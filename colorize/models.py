@@ -106,14 +106,19 @@ def leaky_relu(x: tf.Tensor, alpha: float) -> tf.Tensor:
     input was a conv's BiasAdd, grappler's remapper fused conv, bias and
     activation and then failed on the orphaned gradient ("remapper failed:
     ... fanout LeakyReluGrad exist for missing node BiasAdd"), which logged
-    an error and skipped every fusion of that graph."""
+    an error and skipped every fusion of that graph. The output is read
+    through stop_gradient: WGAN-GP differentiates this gradient again, and
+    a (zero) second-order path into y went on into the forward LeakyRelu
+    op's own gradient, which reads the input, and the remapper failed the
+    same way. LeakyRelu's second derivative is 0, so nothing is lost."""
 
     @tf.custom_gradient
     def forward(x):
         y = tf.nn.leaky_relu(x, alpha)
 
         def backward(dy):
-            return tf.raw_ops.LeakyReluGrad(gradients=dy, features=y, alpha=alpha)
+            return tf.raw_ops.LeakyReluGrad(gradients=dy, features=tf.stop_gradient(y),
+                                            alpha=alpha)
 
         return y, backward
 

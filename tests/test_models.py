@@ -220,6 +220,32 @@ def test_leaky_relu_gradient_from_its_output_equals_tensorflows():
     np.testing.assert_allclose(grads[0], [0.2, 0.4, 0.6, 4.0, 5.0])  # by hand
 
 
+def test_leaky_relu_second_order_gradient_equals_tensorflows():
+    """A gradient penalty's gradient (WGAN-GP differentiates the critic's
+    input gradient again) through conv, leaky_relu, conv: the same as
+    through tf.nn.leaky_relu, in a compiled function as in training."""
+    w1 = tf.random.stateless_normal([3, 3, 3, 8], [1, 2])
+    w2 = tf.random.stateless_normal([3, 3, 8, 1], [3, 4])
+    x = tf.random.stateless_normal([2, 8, 8, 3], [5, 6])
+
+    @tf.function
+    def penalty_gradient(activation):
+        with tf.GradientTape() as outer:
+            outer.watch([w1, w2])
+            with tf.GradientTape() as inner:
+                inner.watch(x)
+                score = tf.reduce_sum(tf.nn.conv2d(
+                    activation(tf.nn.conv2d(x, w1, 1, "SAME")), w2, 1, "SAME"))
+            penalty = tf.square(tf.norm(inner.gradient(score, x)) - 1.0)
+        return outer.gradient(penalty, [w1, w2])
+
+    ours = penalty_gradient(lambda v: models.leaky_relu(v, 0.2))
+    theirs = penalty_gradient(lambda v: tf.nn.leaky_relu(v, 0.2))
+    for a, b in zip(ours, theirs):
+        assert float(tf.reduce_max(tf.abs(b))) > 0
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+
+
 def test_mixed_precision_computes_in_bfloat16_with_float32_outputs_and_weights():
     with models.precision("mixed_bfloat16"):
         g = models.build_generator("unet", 32, 1 / 16)
