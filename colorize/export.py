@@ -178,6 +178,9 @@ def _main(argv):
     del argv
     from absl import flags
 
+    from colorize import quiet
+
+    quiet.tensorflow_info_off()  # this command prints what it did
     f = flags.FLAGS
     try:
         if bool(f.model_dir) == bool(f.saved_model):

@@ -3,6 +3,7 @@ start, without hiding its errors."""
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import re
 import sys
@@ -42,3 +43,18 @@ def without_xla_startup_lines():
                 if not _XLA_STARTUP_LINES.search(line):
                     sys.stderr.write(line)
             sys.stderr.flush()
+
+
+
+def tensorflow_info_off() -> None:
+    """TensorFlow's Python INFO records off for the rest of the process
+    (warnings and errors still show), for commands that print their own
+    results: saving a SavedModel logs a line per renamed input name and
+    per file written, hundreds of characters each, through TensorFlow's
+    logger and absl's. absl's is set through its verbosity flag: saving
+    sets that flag and back, which would undo a level set on the logger."""
+    from absl import logging as absl_logging
+
+    tf_logger = logging.getLogger("tensorflow")
+    tf_logger.setLevel(max(tf_logger.getEffectiveLevel(), logging.WARNING))
+    absl_logging.set_verbosity(min(absl_logging.get_verbosity(), absl_logging.WARNING))

@@ -238,6 +238,18 @@ def test_export_of_averaged_checkpoints_is_the_mean_generator(run_dir, tmp_path)
         export.export(run_dir, str(tmp_path / "one"), average=[3, 3])
 
 
+def test_export_cli_says_where_and_nothing_else(run_dir, tmp_path):
+    """The export's own lines, without TensorFlow's INFO records of the
+    save (a line per renamed input, per function, per file)."""
+    proc = subprocess.run([sys.executable, "-m", "colorize.export", f"--model_dir={run_dir}",
+                           f"--output={tmp_path / 'x'}"], cwd=REPO, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.startswith("exported ") and (tmp_path / "x" / "saved_model.pb").exists()
+    for noise in ("INFO:tensorflow", "unsupported characters", "Writing fingerprint"):
+        assert noise not in proc.stderr + proc.stdout, proc.stderr[-3000:]
+
+
 def test_export_cli_checks_average(run_dir, tmp_path):
     def cli(*flags):
         return subprocess.run([sys.executable, "-m", "colorize.export", f"--model_dir={run_dir}",

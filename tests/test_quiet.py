@@ -18,3 +18,25 @@ def test_xla_startup_lines_are_dropped_and_everything_else_passes(capfd, monkeyp
     with quiet.without_xla_startup_lines():  # only the first call captures
         os.write(2, b"StreamExecutor device (0): Host\n")
     assert "StreamExecutor" in capfd.readouterr().err
+
+
+def test_tensorflow_info_off_keeps_warnings_and_survives_a_save(tmp_path):
+    """INFO off, WARNING on, for TensorFlow's logger and absl's, also after
+    tf.saved_model.save (which sets absl's verbosity flag and back)."""
+    import logging
+
+    import tensorflow as tf
+    from absl import logging as absl_logging
+
+    tf_logger, absl_logger = logging.getLogger("tensorflow"), logging.getLogger("absl")
+    saved = tf_logger.level, absl_logging.get_verbosity()
+    try:
+        absl_logging.set_verbosity(absl_logging.INFO)
+        quiet.tensorflow_info_off()
+        tf.saved_model.save(tf.Module(), str(tmp_path / "m"))
+        for logger in (tf_logger, absl_logger):
+            assert not logger.isEnabledFor(logging.INFO)
+            assert logger.isEnabledFor(logging.WARNING)
+    finally:
+        tf_logger.setLevel(saved[0])
+        absl_logging.set_verbosity(saved[1])
