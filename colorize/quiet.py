@@ -45,7 +45,6 @@ def without_xla_startup_lines():
             sys.stderr.flush()
 
 
-
 def tensorflow_info_off() -> None:
     """TensorFlow's Python INFO records off for the rest of the process
     (warnings and errors still show), for commands that print their own

@@ -128,9 +128,10 @@ def held_out_scores(model: list[str], name: str, folders: list[Path], work: Path
 def select(model_dir: Path, average: list[int], folders: list[Path], work: Path,
            log: Path) -> tuple:
     """The candidate with the highest mean PSNR over the held-out folders
-    (early stopping on data the run did not train on), and every
-    candidate's scores. The candidates are the kept checkpoints (by step)
-    and, when average lists steps, the mean of those checkpoints ("mean")."""
+    (early stopping on data the run did not train on): its name and model
+    flags (eval.py's and export's), and every candidate's scores. The
+    candidates are the kept checkpoints (by step) and, when average lists
+    steps, the mean of those checkpoints ("mean", exported to work/mean)."""
     candidates = {str(step): [f"--model_dir={model_dir}", f"--step={step}"]
                   for step in checkpoint_steps(model_dir)}
     if average:
@@ -142,7 +143,8 @@ def select(model_dir: Path, average: list[int], folders: list[Path], work: Path,
     for name, model in candidates.items():
         scores[name] = held_out_scores(model, name, folders, work, log)
         print(f"{name}: {scores[name]}", flush=True)
-    return max(scores, key=lambda name: scores[name]["psnr"]), scores
+    best = max(scores, key=lambda name: scores[name]["psnr"])
+    return best, candidates[best], scores
 
 
 def start_from(checkpoint: Path, model_dir: Path) -> None:
@@ -244,18 +246,18 @@ def main() -> int:
     # swings between checkpoints).
     average = ([step for step in checkpoint_steps(model_dir) if step > a.steps - a.lr_decay_steps]
                if a.average else [])
-    choice, selection = str(checkpoint_steps(model_dir)[-1]), {}
+    last = checkpoint_steps(model_dir)[-1]
+    choice, model, selection = str(last), [f"--model_dir={model_dir}", f"--step={last}"], {}
     if a.select:
-        choice, selection = select(model_dir, average, held_out(data_root, work), work, log)
-    which = ([f"--average={','.join(map(str, average))}"] if choice == "mean"
-             else [f"--step={choice}"])
-    sh([py, "-m", "colorize.export", f"--model_dir={model_dir}", *which,
-        f"--output={SHIPPED}", "--overwrite",
+        choice, model, selection = select(model_dir, average, held_out(data_root, work), work,
+                                          log)
+    # The mean is exported already (work/mean): re-exported, not averaged again.
+    sh([py, "-m", "colorize.export", *model, f"--output={SHIPPED}", "--overwrite",
         "--flip_average" if a.flip_average else "--noflip_average"], log)
     for name in EVAL_SETS:
         evaluate(name, "shipped", [])
         evaluate(name, "gray", ["--model=gray"])
-    summary = {"config": vars(a), "timings_s": timings, "exported": which[0],
+    summary = {"config": vars(a), "timings_s": timings, "exported": choice,
                "held_out_by_step": selection,
                "export_bytes": folder_size(SHIPPED), "mean": results}
     (work / "results.json").write_text(json.dumps(summary, indent=2))
