@@ -68,6 +68,28 @@ def finish(procs, timeout=300):
     return results
 
 
+def fail_with(results, expected, chars=2000):
+    """Fail, showing each worker's exit status and the end of its stderr,
+    where the cause is (an assertion's message of the whole stderr would be
+    cut in its middle)."""
+    pytest.fail("\n".join(f"--- worker {i} exited {code} (expected: {expected}):\n"
+                           f"...{err[-chars:]}" for i, (code, err) in enumerate(results)),
+                pytrace=False)
+
+
+def expect_codes(results, code):
+    if any(c != code for c, _ in results):
+        fail_with(results, code)
+
+
+def expect_running(procs):
+    """Both workers must still be training (the one left is killed to read its stderr)."""
+    if any(p.poll() is not None for p in procs):
+        for p in procs:
+            p.kill()
+        fail_with(finish(procs), "still running")
+
+
 def generator_weights(model_dir):
     generator, _, _ = inference.load_generator(str(model_dir))
     return [np.array(w) for w in generator.weights]
@@ -83,8 +105,7 @@ def test_two_workers_equal_one_process_and_resume(shards, tmp_path):
 
     multi = tmp_path / "multi"
     for steps in (2, 4):  # 2 steps, then the whole cluster resumes to 4
-        for code, err in finish(start_workers(shards, multi, steps, tmp_path)):
-            assert code == 0, err[-3000:]
+        expect_codes(finish(start_workers(shards, multi, steps, tmp_path)), 0)
     for a, b in zip(generator_weights(single), generator_weights(multi)):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
 
@@ -103,7 +124,7 @@ def test_a_dead_worker_stops_the_other_with_a_clear_message(shards, tmp_path):
         deadline = time.monotonic() + 240
         while not (model_dir / "ckpt-2.index").exists():  # both are training
             assert time.monotonic() < deadline, "no checkpoint from the cluster"
-            assert all(p.poll() is None for p in procs), finish(procs)
+            expect_running(procs)
             time.sleep(0.5)
         procs[1].send_signal(signal.SIGKILL)
         start = time.monotonic()
@@ -126,7 +147,8 @@ def test_sigterm_to_one_worker_stops_the_cluster_at_one_checkpoint(shards, tmp_p
     try:
         deadline = time.monotonic() + 240
         while not list(model_dir.glob("train/events*")):  # the first summary: training
-            assert time.monotonic() < deadline and all(p.poll() is None for p in procs)
+            assert time.monotonic() < deadline, "no summary from the cluster"
+            expect_running(procs)
             time.sleep(0.5)
         time.sleep(3)  # a few steps in
         procs[1].send_signal(signal.SIGTERM)
@@ -134,8 +156,7 @@ def test_sigterm_to_one_worker_stops_the_cluster_at_one_checkpoint(shards, tmp_p
     finally:
         for p in procs:
             p.kill()
-    for code, err in results:
-        assert code == 143, err[-3000:]
+    expect_codes(results, 143)
     saved = sorted(model_dir.glob("ckpt-*.index"))
     assert len(saved) == 1 and "interrupted: SIGTERM at step" in results[1][1]
     step = int(saved[0].name.split("-")[1].split(".")[0])
