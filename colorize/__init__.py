@@ -8,15 +8,23 @@ import os as _os
 _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
-class _DropCheckpointTiming(_logging.Filter):
-    """TF 2.16's checkpoint writer logs "Sharding callback duration: N" at
-    INFO through absl on every save: timing noise in the training log."""
+class _DropNoise(_logging.Filter):
+    """Drops a logger's records that begin with one of the prefixes."""
+
+    def __init__(self, *prefixes: str):
+        super().__init__()
+        self.prefixes = prefixes
 
     def filter(self, record):
-        return not str(record.msg).startswith("Sharding callback duration")
+        return not str(record.msg).startswith(self.prefixes)
 
 
-_logging.getLogger("absl").addFilter(_DropCheckpointTiming())
+# TF 2.16's checkpoint writer logs "Sharding callback duration: N" at INFO
+# through absl on every save: timing noise in the training log. Under a
+# multi-worker strategy TensorFlow logs an INFO line for each all-reduce it
+# traces, some thirty per training run.
+_logging.getLogger("absl").addFilter(_DropNoise("Sharding callback duration"))
+_logging.getLogger("tensorflow").addFilter(_DropNoise("Collective all_reduce tensors"))
 
 # tensorflow-io registers its file systems with TF (training reads shards
 # through tf.io.gfile); importing it here also fails loudly if the pinned

@@ -7,7 +7,7 @@ import tempfile
 
 import tensorflow as tf
 
-from colorize import config as config_lib, quiet
+from colorize import config as config_lib
 
 
 class WorkerLost(RuntimeError):
@@ -33,7 +33,6 @@ def make_strategy(cfg: config_lib.TrainConfig) -> tf.distribute.Strategy:
             "--strategy=multi_worker needs TF_CONFIG: the cluster's workers and this one's "
             "index, e.g. TF_CONFIG='{\"cluster\": {\"worker\": [\"host1:12345\", "
             "\"host2:12345\"]}, \"task\": {\"type\": \"worker\", \"index\": 0}}'")
-    quiet.no_collective_trace_notices()
     options = tf.distribute.experimental.CommunicationOptions(timeout_seconds=cfg.worker_timeout)
     return tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
 

@@ -57,21 +57,3 @@ def tensorflow_info_off() -> None:
     tf_logger = logging.getLogger("tensorflow")
     tf_logger.setLevel(max(tf_logger.getEffectiveLevel(), logging.WARNING))
     absl_logging.set_verbosity(min(absl_logging.get_verbosity(), absl_logging.WARNING))
-
-
-class _NoCollectiveTraceNotices(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not (record.levelno == logging.INFO and
-                    str(record.msg).startswith("Collective all_reduce tensors"))
-
-
-_COLLECTIVE_FILTER = _NoCollectiveTraceNotices()
-
-
-def no_collective_trace_notices() -> None:
-    """Under a multi-worker strategy TensorFlow logs an INFO line for each
-    all-reduce it traces ("Collective all_reduce tensors: ..."), some thirty
-    per training run of this project: drop those lines, and only those."""
-    tf_logger = logging.getLogger("tensorflow")
-    if _COLLECTIVE_FILTER not in tf_logger.filters:
-        tf_logger.addFilter(_COLLECTIVE_FILTER)
