@@ -11,11 +11,13 @@
    --data_weights (WEIGHTS below: why these);
 3. python eval.py --metrics with the model shipped so far ("previous",
    once, before it is replaced), then python -m colorize.export into
-   colorize/pretrained/general: the last checkpoint, or with --select the
-   candidate with the best PSNR on the photos that the shards' 2 % val
-   split held out of photos/train and scenes/train (the kept checkpoints,
-   and with --average the mean of those trained under the decay), its ab
-   averaged with the mirror image's (--flip_average, the default);
+   work/export: the last checkpoint, or with --select the candidate with
+   the best PSNR on the photos that the shards' 2 % val split held out of
+   photos/train and scenes/train (the kept checkpoints, and with --average
+   the mean of those trained under the decay), its ab averaged with the
+   mirror image's (--flip_average, the default). It replaces
+   colorize/pretrained/general only if its held-out PSNR beats the shipped
+   model's (both as exported);
 4. python eval.py --metrics with the new shipped model (no model flag) and
    with --model=gray on photos/val, scenes/val and celeba/val, and each
    model's mean ab bias (prediction - truth, Lab units) and mean chroma.
@@ -147,6 +149,27 @@ def select(model_dir: Path, average: list[int], folders: list[Path], work: Path,
     return best, candidates[best], scores
 
 
+def replace_if_better(exported: Path, folders: list[Path], work: Path, log: Path) -> tuple:
+    """Copy the exported model over the shipped one only if its held-out
+    PSNR is higher, both scored as exported (flip averaging included): a
+    run that does not beat the model users have leaves it in place.
+    Returns (replaced, {"exported": scores, "shipped": scores})."""
+    for folder in folders:  # this run's export: never an earlier run's scores
+        shutil.rmtree(work / "select" / f"{folder.name}_export", ignore_errors=True)
+    scores = {"exported": held_out_scores([f"--saved_model={exported}"], "export", folders,
+                                          work, log)}
+    if SHIPPED.exists():  # scored once, before any replacement (as "previous" below)
+        scores["shipped"] = held_out_scores([f"--saved_model={SHIPPED}"], "shipped_before",
+                                            folders, work, log)
+        if scores["exported"]["psnr"] <= scores["shipped"]["psnr"]:
+            print(f"kept the shipped model: held-out PSNR {scores['shipped']['psnr']:.3f} dB, "
+                  f"this run's {scores['exported']['psnr']:.3f}", flush=True)
+            return False, scores
+        shutil.rmtree(SHIPPED)
+    shutil.copytree(exported, SHIPPED)
+    return True, scores
+
+
 def start_from(checkpoint: Path, model_dir: Path) -> None:
     """Seed an empty model_dir with checkpoint (a prefix: .../run/ckpt-N)
     and its run's config.json, so that train.py continues that run there
@@ -248,16 +271,19 @@ def main() -> int:
                if a.average else [])
     last = checkpoint_steps(model_dir)[-1]
     choice, model, selection = str(last), [f"--model_dir={model_dir}", f"--step={last}"], {}
+    held_out_folders = held_out(data_root, work)
     if a.select:
-        choice, model, selection = select(model_dir, average, held_out(data_root, work), work,
-                                          log)
+        choice, model, selection = select(model_dir, average, held_out_folders, work, log)
     # The mean is exported already (work/mean): re-exported, not averaged again.
-    sh([py, "-m", "colorize.export", *model, f"--output={SHIPPED}", "--overwrite",
+    exported = work / "export"
+    sh([py, "-m", "colorize.export", *model, f"--output={exported}", "--overwrite",
         "--flip_average" if a.flip_average else "--noflip_average"], log)
+    replaced, against = replace_if_better(exported, held_out_folders, work, log)
     for name in EVAL_SETS:
         evaluate(name, "shipped", [])
         evaluate(name, "gray", ["--model=gray"])
     summary = {"config": vars(a), "timings_s": timings, "exported": choice,
+               "replaced_shipped": replaced, "held_out_exported_vs_shipped": against,
                "held_out_by_step": selection,
                "export_bytes": folder_size(SHIPPED), "mean": results}
     (work / "results.json").write_text(json.dumps(summary, indent=2))
