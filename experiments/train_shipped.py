@@ -16,8 +16,9 @@
    photos/train and scenes/train (the kept checkpoints, and with --average
    the mean of those trained under the decay), its ab averaged with the
    mirror image's (--flip_average, the default). It replaces
-   colorize/pretrained/general only if its held-out PSNR beats the shipped
-   model's (both as exported);
+   colorize/pretrained/general only if it beats the shipped model on the
+   held-out photos (both as exported) by more than twice the standard
+   error of the photo-by-photo PSNR difference;
 4. python eval.py --metrics with the new shipped model (no model flag) and
    with --model=gray on photos/val, scenes/val and celeba/val, and each
    model's mean ab bias (prediction - truth, Lab units) and mean chroma.
@@ -149,25 +150,44 @@ def select(model_dir: Path, average: list[int], folders: list[Path], work: Path,
     return best, candidates[best], scores
 
 
+def paired_psnr_gain(new: str, old: str, folders: list[Path], work: Path) -> tuple:
+    """Mean and standard error of new's PSNR minus old's, photo by photo,
+    over the held-out folders (both scored there by held_out_scores)."""
+    import numpy as np
+
+    diffs = []
+    for folder in folders:
+        per_image = [{row["path"]: row["psnr"] for row in json.loads(
+            (work / "select" / f"{folder.name}_{name}" / "metrics.json").read_text())["per_image"]}
+            for name in (new, old)]
+        diffs += [per_image[0][path] - per_image[1][path] for path in per_image[0]]
+    diffs = np.array(diffs)
+    return float(diffs.mean()), float(diffs.std(ddof=1) / np.sqrt(len(diffs)))
+
+
 def replace_if_better(exported: Path, folders: list[Path], work: Path, log: Path) -> tuple:
-    """Copy the exported model over the shipped one only if its held-out
-    PSNR is higher, both scored as exported (flip averaging included): a
-    run that does not beat the model users have leaves it in place.
-    Returns (replaced, {"exported": scores, "shipped": scores})."""
+    """Copy the exported model over the shipped one only if it is better on
+    the held-out photos, both scored as exported (flip averaging included):
+    its mean PSNR gain, photo by photo, must exceed twice its standard
+    error. A run that does not clearly beat the model users have leaves it
+    in place (a 15 MB file is not replaced for a difference within noise).
+    Returns (replaced, the scores and the gain)."""
     for folder in folders:  # this run's export: never an earlier run's scores
         shutil.rmtree(work / "select" / f"{folder.name}_export", ignore_errors=True)
-    scores = {"exported": held_out_scores([f"--saved_model={exported}"], "export", folders,
+    report = {"exported": held_out_scores([f"--saved_model={exported}"], "export", folders,
                                           work, log)}
     if SHIPPED.exists():  # scored once, before any replacement (as "previous" below)
-        scores["shipped"] = held_out_scores([f"--saved_model={SHIPPED}"], "shipped_before",
+        report["shipped"] = held_out_scores([f"--saved_model={SHIPPED}"], "shipped_before",
                                             folders, work, log)
-        if scores["exported"]["psnr"] <= scores["shipped"]["psnr"]:
-            print(f"kept the shipped model: held-out PSNR {scores['shipped']['psnr']:.3f} dB, "
-                  f"this run's {scores['exported']['psnr']:.3f}", flush=True)
-            return False, scores
+        gain, stderr = paired_psnr_gain("export", "shipped_before", folders, work)
+        report.update(psnr_gain=gain, psnr_gain_stderr=stderr)
+        if gain <= 2 * stderr:
+            print(f"kept the shipped model: this run's held-out PSNR gain over it is "
+                  f"{gain:+.3f} dB (standard error {stderr:.3f})", flush=True)
+            return False, report
         shutil.rmtree(SHIPPED)
     shutil.copytree(exported, SHIPPED)
-    return True, scores
+    return True, report
 
 
 def start_from(checkpoint: Path, model_dir: Path) -> None:
