@@ -4,10 +4,10 @@ validation folder and a model's eval.py output for it:
     python experiments/colour_headroom.py --input=../shared/data/photos/val \
         --colorized=experiments/work/s11/eval/photos_val_shipped
 
-1. bottleneck: each photo's own ab, squashed to --size px as the network
-   sees a photo, merged back with inference.merge (the same upsampling and
-   Lab -> sRGB as eval.py): what the render size alone costs, with a
-   perfect network;
+1. bottleneck: each photo's own ab at --size px, as the builder stores
+   it for training (builder.prepare_lab), merged back with inference.merge
+   (the same upsampling and Lab -> sRGB as eval.py): what the render size
+   alone costs, with a network that predicts its targets exactly;
 2. chroma gain: the colorized photos' ab multiplied by k (1, 1.25, 1.5, 2)
    and scored again: what turning the saturation up (a fix of the symptom)
    does to PSNR and AuC while it closes the colourfulness gap. k = 1 is
@@ -28,15 +28,16 @@ GAINS = (1.0, 1.25, 1.5, 2.0)
 
 
 def bottleneck(rgb, size: int):
-    """The photo with its own ab, passed through a size x size ab map."""
+    """The photo with its own ab as the builder stores it for training (the
+    whole photo squashed to size x size), merged back as eval.py merges a
+    network's ab: a network that predicts its targets exactly."""
     import tensorflow as tf
 
     from colorize import color, inference
+    from colorize.data import builder
 
-    image = tf.constant(rgb)
-    ab = color.normalize_ab(color.rgb_to_lab(tf.cast(image, tf.float32) / 255.0)[..., 1:])
-    ab_small = tf.image.resize(ab, [size, size], method="bilinear", antialias=True)
-    return inference.merge(image, ab_small).numpy()
+    ab_small = color.normalize_ab(builder.prepare_lab(rgb, size)[..., 1:])
+    return inference.merge(tf.constant(rgb), tf.constant(ab_small)).numpy()
 
 
 def with_gain(rgb, k: float):

@@ -113,13 +113,18 @@ def checkpoint_steps(model_dir: Path) -> list[int]:
     return sorted(int(p.name[len("ckpt-"):-len(".index")]) for p in model_dir.glob("ckpt-*.index"))
 
 
+def scored_dir(work: Path, folder: Path, name: str) -> Path:
+    """Where eval.py writes a candidate's output and scores for a held-out folder."""
+    return work / "select" / f"{folder.name}_{name}"
+
+
 def held_out_scores(model: list[str], name: str, folders: list[Path], work: Path,
                     log: Path) -> dict:
     """eval.py's mean scores of a model (its flags) over the held-out
     folders, averaged over the folders; kept under work/select/."""
     means = []
     for folder in folders:
-        out = work / "select" / f"{folder.name}_{name}"
+        out = scored_dir(work, folder, name)
         if not scored(out, folder):
             sh([sys.executable, "eval.py", *model, f"--input={folder}", f"--output={out}",
                 "--metrics", "--overwrite"], log)
@@ -158,7 +163,7 @@ def paired_psnr_gain(new: str, old: str, folders: list[Path], work: Path) -> tup
     diffs = []
     for folder in folders:
         per_image = [{row["path"]: row["psnr"] for row in json.loads(
-            (work / "select" / f"{folder.name}_{name}" / "metrics.json").read_text())["per_image"]}
+            (scored_dir(work, folder, name) / "metrics.json").read_text())["per_image"]}
             for name in (new, old)]
         diffs += [per_image[0][path] - per_image[1][path] for path in per_image[0]]
     diffs = np.array(diffs)
@@ -173,7 +178,7 @@ def replace_if_better(exported: Path, folders: list[Path], work: Path, log: Path
     in place (a 15 MB file is not replaced for a difference within noise).
     Returns (replaced, the scores and the gain)."""
     for folder in folders:  # this run's export: never an earlier run's scores
-        shutil.rmtree(work / "select" / f"{folder.name}_export", ignore_errors=True)
+        shutil.rmtree(scored_dir(work, folder, "export"), ignore_errors=True)
     report = {"exported": held_out_scores([f"--saved_model={exported}"], "export", folders,
                                           work, log)}
     if SHIPPED.exists():  # scored once, before any replacement (as "previous" below)
