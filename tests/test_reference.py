@@ -183,3 +183,79 @@ def test_huge_reference_is_kept_small(tmp_path):
     assert not skipped
     assert min(photos[0].shape[:2]) == 4 * SMALL.size
     assert photos[0].shape[1] / photos[0].shape[0] == pytest.approx(4 / 3, rel=0.01)
+
+
+# --- eval --reference ------------------------------------------------------------
+
+@pytest.fixture
+def pair(tmp_path):
+    """A reference folder (one usable photo, one gray, one unreadable) and a
+    folder of photos of the same two textures, plus a broken file."""
+    refs, photos = tmp_path / "refs", tmp_path / "photos"
+    write_rgb(refs / "colour.png", two_textures(96, 96, True, RED_AB, BLUE_AB))
+    cv2.imwrite(str(refs / "gray.png"), np.full((20, 30), 128, np.uint8))
+    (refs / "junk.jpg").write_text("not an image")
+    write_rgb(photos / "a.png", two_textures(80, 100, False, (-40, 30), (0, 60)))
+    write_rgb(photos / "sub/b.png", two_textures(130, 90, True, (-40, 30), (0, 60)))
+    (photos / "broken.png").write_text("not an image")
+    return refs, photos
+
+
+def run_eval(refs, photos, out, **kw):
+    from colorize import evaluate
+
+    kw.setdefault("reference_prior", False)
+    cfg = evaluate.EvalConfig(input=str(photos), output=str(out), progress=False,
+                              reference=None if refs is None else str(refs), **kw)
+    return evaluate.run(cfg)
+
+
+def test_eval_with_reference_folder(pair, tmp_path, capsys):
+    refs, photos = pair
+    summary = run_eval(refs, photos, tmp_path / "out", metrics=True, grid=True,
+                       save_reference_model=str(tmp_path / "model.npz"))
+    assert summary["written"] == 2 and summary["model"].startswith("reference (1 photo)")
+    assert [s["path"] for s in summary["skipped"]] == ["broken.png"]
+    err = capsys.readouterr().err
+    assert "reference skipped gray.png: " in err and "reference skipped junk.jpg: " in err
+    a = imageio.read_image(tmp_path / "out/a.png", keep_depth=True)
+    assert a.shape == (80, 100, 3)
+    # a.png: horizontal stripes on top (blue in the reference), vertical below.
+    assert np.linalg.norm(mean_ab(a[6:34]) - BLUE_AB) < 15
+    assert np.linalg.norm(mean_ab(a[46:74]) - RED_AB) < 15
+    assert summary["metrics"]["count"] == 2 and summary["grid_sheets"]
+    # Resumed: nothing redone, scores kept.
+    again = run_eval(refs, photos, tmp_path / "out", metrics=True)
+    assert again["written"] == 0 and again["skipped_existing"] == 2
+    assert again["metrics"]["count"] == 2
+    # The saved model gives the same photos without the reference.
+    from colorize import evaluate
+
+    evaluate.run(evaluate.EvalConfig(input=str(photos), output=str(tmp_path / "out2"),
+                                     progress=False, reference_model=str(tmp_path / "model.npz"),
+                                     reference_prior=False))
+    for name in ("a.png", "sub/b.png"):
+        np.testing.assert_array_equal(imageio.read_image(tmp_path / "out2" / name, keep_depth=True),
+                                      imageio.read_image(tmp_path / "out" / name, keep_depth=True))
+
+
+def test_eval_with_the_automatic_prior(pair, tmp_path):
+    refs, photos = pair
+    summary = run_eval(refs / "colour.png", photos, tmp_path / "out", reference_prior=True)
+    assert summary["written"] == 2 and "automatic prior" in summary["model"]
+
+
+def test_eval_refuses_bad_references(pair, tmp_path):
+    from colorize import evaluate
+
+    refs, photos = pair
+    with pytest.raises(reference.ReferenceError, match="gray or nearly"):
+        run_eval(refs / "gray.png", photos, tmp_path / "out")
+    (refs / "colour.png").unlink()
+    with pytest.raises(reference.ReferenceError, match="no usable reference photo"):
+        run_eval(refs, photos, tmp_path / "out")
+    with pytest.raises(evaluate.EvalError, match="not both"):
+        run_eval(refs, photos, tmp_path / "out", reference_model=str(tmp_path / "m.npz"))
+    with pytest.raises(evaluate.EvalError, match="needs --reference"):
+        run_eval(None, photos, tmp_path / "out", save_reference_model=str(tmp_path / "m.npz"))
+    assert not (tmp_path / "out").exists()  # nothing written for a refused run
