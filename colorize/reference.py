@@ -287,6 +287,7 @@ def predict(model: ReferenceModel, l: np.ndarray) -> Prediction:
     training sample's weighs that sample's class, variation and colour."""
     features = reduce(model, _raw_features(l, model.config)[0])
     train = model.train_features
+    train_t = np.ascontiguousarray(train.T)  # the product reads it row by row
     classes = len(model.centres)
     onehot = np.eye(classes, dtype=np.float32)[model.train_classes]
     # One product gives, per pixel: weight per class, weighted a and b per
@@ -299,7 +300,7 @@ def predict(model: ReferenceModel, l: np.ndarray) -> Prediction:
     sums = np.empty((len(features), targets.shape[1]), np.float32)
     for start in range(0, len(features), CHUNK):
         f = features[start:start + CHUNK]
-        d2 = (f * f).sum(1)[:, None] + train_sq[None] - 2.0 * (f @ train.T)
+        d2 = (f * f).sum(1)[:, None] + train_sq[None] - 2.0 * (f @ train_t)
         # Relative to each pixel's nearest sample: a pixel unlike every
         # reference pixel still gets a distribution (its nearest samples').
         weights = np.exp(-(d2 - d2.min(axis=1, keepdims=True)) * inv)
@@ -328,23 +329,34 @@ def edge_weights(model: ReferenceModel, l: np.ndarray, variation: np.ndarray,
             / (1.0 + harmonic / model.variation_scale))
 
 
-def colorize_l(model: ReferenceModel, l: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """L [S, S] (0..100) -> (ab [S, S, 2] in Lab units, confidence [S, S]:
-    the probability of each pixel's chosen class)."""
-    height, width = l.shape
-    pred = predict(model, l)
+def choose_classes(model: ReferenceModel, l: np.ndarray, pred: Prediction) -> np.ndarray:
+    """The class map [N] of least energy (alpha-expansion): -log p per
+    pixel, plus the Lab distance between neighbouring classes times the
+    edge's weight."""
     unary = -np.log(pred.probabilities + PROBABILITY_FLOOR)
-    edges = graphcut.grid_edges(height, width)
+    edges = graphcut.grid_edges(*l.shape)
     pairwise = np.linalg.norm(model.centres[:, None] - model.centres[None], axis=-1)
-    labels = graphcut.alpha_expansion(unary, edges, edge_weights(model, l, pred.variation, edges),
-                                      pairwise)
+    return graphcut.alpha_expansion(unary, edges, edge_weights(model, l, pred.variation, edges),
+                                    pairwise)
+
+
+def class_colours(model: ReferenceModel, pred: Prediction,
+                  labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(ab [N, 2], confidence [N]) for a class map: the colour refined
+    within each pixel's class (the kernel-weighted mean colour of that
+    class's training pixels; its centre where none is near), and the
+    probability the classifier gave that class."""
     rows = np.arange(len(labels))
-    # Refined within the chosen class: the kernel-weighted mean colour of
-    # that class's training pixels (its centre where none is near).
     seen = pred.class_weight[rows, labels] > 1e-12
     ab = np.where(seen[:, None], pred.class_ab[rows, labels], model.centres[labels])
-    confidence = pred.probabilities[rows, labels]
-    return ab.reshape(height, width, 2).astype(np.float32), confidence.reshape(height, width)
+    return ab.astype(np.float32), pred.probabilities[rows, labels]
+
+
+def colorize_l(model: ReferenceModel, l: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """L [S, S] (0..100) -> (ab [S, S, 2] in Lab units, confidence [S, S])."""
+    pred = predict(model, l)
+    ab, confidence = class_colours(model, pred, choose_classes(model, l, pred))
+    return ab.reshape(*l.shape, 2), confidence.reshape(l.shape)
 
 
 # --- Use from eval ---------------------------------------------------------------
