@@ -279,6 +279,8 @@ class Prediction:
     variation: np.ndarray  # [N] predicted local colour variation
     class_ab: np.ndarray  # [N, C, 2] the kernel-weighted colour within each class
     class_weight: np.ndarray  # [N, C] the kernel weight behind class_ab
+    support: np.ndarray  # [N] exp(-d^2 / 2h^2) to the nearest training sample: ~1 for a
+    # texture seen in the references, ~0 for one unlike any of theirs
 
 
 def predict(model: ReferenceModel, l: np.ndarray) -> Prediction:
@@ -298,12 +300,14 @@ def predict(model: ReferenceModel, l: np.ndarray) -> Prediction:
     train_sq = (train * train).sum(1)
     inv = 1.0 / (2.0 * model.bandwidth ** 2)
     sums = np.empty((len(features), targets.shape[1]), np.float32)
+    nearest = np.empty(len(features), np.float32)
     for start in range(0, len(features), CHUNK):
         f = features[start:start + CHUNK]
         d2 = (f * f).sum(1)[:, None] + train_sq[None] - 2.0 * (f @ train_t)
         # Relative to each pixel's nearest sample: a pixel unlike every
         # reference pixel still gets a distribution (its nearest samples').
-        weights = np.exp(-(d2 - d2.min(axis=1, keepdims=True)) * inv)
+        nearest[start:start + CHUNK] = np.maximum(d2.min(axis=1), 0.0)
+        weights = np.exp(-(d2 - nearest[start:start + CHUNK, None]) * inv)
         sums[start:start + CHUNK] = weights @ targets
     per_class = sums[:, :classes]
     total = sums[:, -1:]
@@ -311,7 +315,7 @@ def predict(model: ReferenceModel, l: np.ndarray) -> Prediction:
     class_ab = np.stack([sums[:, classes:2 * classes] / safe,
                          sums[:, 2 * classes:3 * classes] / safe], axis=-1)
     return Prediction(probabilities=per_class / total, variation=sums[:, -2] / total[:, 0],
-                      class_ab=class_ab, class_weight=per_class)
+                      class_ab=class_ab, class_weight=per_class, support=np.exp(-nearest * inv))
 
 
 def edge_weights(model: ReferenceModel, l: np.ndarray, variation: np.ndarray,
