@@ -411,11 +411,13 @@ def read_references(path: str | os.PathLike, max_pixels: int | None = imageio.MA
                                        max_pixels=max_pixels)
             check_colourful(photo, folders.display_name(relpath))
             # Only the work-size version is needed: keep that, not the file.
-            photos.append(imageio.resize(photo, *_shrunk_size(photo, 4 * size)))
+            photos.append(imageio.resize(photo, *_shrunk_size(photo, 2 * size)))
             kept.append(folders.display_name(relpath))
         except Exception as e:  # noqa: BLE001 - any failure is this file's skip reason
             skipped.append({"path": folders.display_name(relpath),
                             "reason": folders.skip_reason(e)})
+    if not photos and path.is_file():
+        raise ReferenceError(f"--reference {path}: {skipped[0]['reason']}")
     if not photos:
         reasons = "; ".join(f"{s['path']}: {s['reason']}" for s in skipped[:5]) or "no image files"
         raise ReferenceError(f"no usable reference photo in {path} ({reasons})")
