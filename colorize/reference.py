@@ -65,7 +65,7 @@ BANDWIDTH_NEIGHBOUR = 8
 # Probabilities are floored here before -log: a class the classifier never
 # saw near a pixel costs -log(1e-4) = 9.2, not infinity.
 PROBABILITY_FLOOR = 1e-4
-CHUNK = 4096  # pixels per kernel block: CHUNK x samples float32 (64 MB at 4000)
+CHUNK = 1024  # pixels per kernel block: CHUNK x samples float32 (16 MB at 4000)
 FORMAT_VERSION = 1
 
 
@@ -289,7 +289,6 @@ def predict(model: ReferenceModel, l: np.ndarray) -> Prediction:
     training sample's weighs that sample's class, variation and colour."""
     features = reduce(model, _raw_features(l, model.config)[0])
     train = model.train_features
-    train_t = np.ascontiguousarray(train.T)  # the product reads it row by row
     classes = len(model.centres)
     onehot = np.eye(classes, dtype=np.float32)[model.train_classes]
     # One product gives, per pixel: weight per class, weighted a and b per
@@ -297,25 +296,35 @@ def predict(model: ReferenceModel, l: np.ndarray) -> Prediction:
     targets = np.concatenate([onehot, onehot * model.train_ab[:, :1], onehot * model.train_ab[:, 1:],
                               model.train_variation[:, None], np.ones((len(train), 1))],
                              axis=1).astype(np.float32)
-    train_sq = (train * train).sum(1)
     inv = 1.0 / (2.0 * model.bandwidth ** 2)
+    # -|f - t|^2 / 2h^2 = (2 f.t - |t|^2) / 2h^2 - |f|^2 / 2h^2: the last term
+    # is the same for every sample of a pixel, so it cancels when the
+    # weights are taken relative to the nearest sample (below), and each
+    # block needs one product and three passes.
+    train_t = np.ascontiguousarray(train.T * np.float32(2.0 * inv))
+    train_term = ((train * train).sum(1) * inv).astype(np.float32)
     sums = np.empty((len(features), targets.shape[1]), np.float32)
-    nearest = np.empty(len(features), np.float32)
+    closest = np.empty(len(features), np.float32)
     for start in range(0, len(features), CHUNK):
         f = features[start:start + CHUNK]
-        d2 = (f * f).sum(1)[:, None] + train_sq[None] - 2.0 * (f @ train_t)
+        logits = f @ train_t
+        logits -= train_term
         # Relative to each pixel's nearest sample: a pixel unlike every
         # reference pixel still gets a distribution (its nearest samples').
-        nearest[start:start + CHUNK] = np.maximum(d2.min(axis=1), 0.0)
-        weights = np.exp(-(d2 - nearest[start:start + CHUNK, None]) * inv)
-        sums[start:start + CHUNK] = weights @ targets
+        top = logits.max(axis=1)
+        closest[start:start + CHUNK] = top
+        logits -= top[:, None]
+        np.exp(logits, out=logits)
+        sums[start:start + CHUNK] = logits @ targets
+    # exp(-|f - nearest|^2 / 2h^2)
+    support = np.exp(np.minimum(closest - (features * features).sum(1) * inv, 0.0))
     per_class = sums[:, :classes]
     total = sums[:, -1:]
     safe = np.maximum(per_class, 1e-30)
     class_ab = np.stack([sums[:, classes:2 * classes] / safe,
                          sums[:, 2 * classes:3 * classes] / safe], axis=-1)
     return Prediction(probabilities=per_class / total, variation=sums[:, -2] / total[:, 0],
-                      class_ab=class_ab, class_weight=per_class, support=np.exp(-nearest * inv))
+                      class_ab=class_ab, class_weight=per_class, support=support)
 
 
 def edge_weights(model: ReferenceModel, l: np.ndarray, variation: np.ndarray,
