@@ -91,6 +91,9 @@ def _reference_model(cfg: EvalConfig) -> inference.Model:
         raise EvalError("pass --reference or --reference_model, not both")
     if cfg.model == "gray":
         raise EvalError("--model=gray takes no --reference")
+    if (cfg.model_dir or cfg.saved_model) and not cfg.reference_prior:
+        raise EvalError("with --reference, --model_dir or --saved_model names the automatic "
+                        "model that --reference_prior mixes in: add --reference_prior")
     if cfg.reference_model:
         learnt = reference.load(cfg.reference_model)
     else:
