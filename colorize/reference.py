@@ -29,11 +29,12 @@ them where a measurement applies):
 - Parzen windows instead of one-against-all SVMs with Platt's probability
   outputs: the paper offers Parzen windows as its simpler variant; an SVM
   with probabilities on a few thousand samples and a few tens of classes
-  is fitted with a 5-fold internal cross-validation per class pair, tens
-  of seconds on two cores against the 10 s budget for learning and
-  colorizing. The same kernel weights give the predicted colour variation
+  is fitted with a 5-fold internal cross-validation per class pair:
+  measured 6.4 s to fit and 21 s to predict one photo, against 4.6 s for
+  this whole prediction (RESULTS.md), over the 10 s budget for learning
+  and colorizing. The same kernel weights give the predicted colour variation
   (the paper fits a separate SVR) and the continuous refinement.
-- Everything per pixel runs at a bounded work size (WorkConfig.size,
+- Everything per pixel runs at a bounded work size (ReferenceConfig.size,
   squashed to a square like the network's input), so any photo size works
   at a fixed cost; the result is merged onto the photo's own
   full-resolution L as for the network (colorize.inference.merge).
@@ -56,11 +57,11 @@ from sklearn.neighbors import NearestNeighbors
 from colorize import color, folders, graphcut, imageio, inference, metrics
 
 # Below this mean chroma (Lab units) a reference holds no colours worth
-# learning: a gray or near-gray photo (sepia prints are about 8-15).
+# learning: a gray or near-gray photo. Above eval's gray-input test (1.0):
+# a faint cast is still scored there, but is not worth learning colours from.
 MIN_REFERENCE_CHROMA = 3.0
-# Parzen window: kernel weights below exp(-KERNEL_CUTOFF) of a pixel's
-# nearest training sample are dropped; and the bandwidth is the median
-# distance of a training sample to its BANDWIDTH_NEIGHBOUR-th neighbour.
+# Parzen window: the bandwidth is the median distance of a training sample
+# to its BANDWIDTH_NEIGHBOUR-th neighbour.
 BANDWIDTH_NEIGHBOUR = 8
 # Probabilities are floored here before -log: a class the classifier never
 # saw near a pixel costs -log(1e-4) = 9.2, not infinity.
