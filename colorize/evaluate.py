@@ -67,6 +67,8 @@ def load_model(cfg: EvalConfig) -> inference.Model:
         return _reference_model(cfg)
     if cfg.save_reference_model:
         raise EvalError("--save_reference_model needs --reference (the photos to learn from)")
+    if cfg.reference_prior:
+        raise EvalError("--reference_prior needs --reference or --reference_model")
     if cfg.model == "gray":
         return inference.gray_model(cfg.render_size or 64)
     if cfg.model != "generator":
