@@ -111,7 +111,7 @@ def _reference_model(cfg: EvalConfig) -> inference.Model:
     prior = None
     if cfg.reference_prior:
         prior = load_model(dataclasses.replace(cfg, reference=None, reference_model=None,
-                                               save_reference_model=None))
+                                               save_reference_model=None, reference_prior=False))
     return reference.as_model(learnt, prior)
 
 
