@@ -47,7 +47,7 @@ def main(argv):
 
 def _main(argv):
     del argv
-    from colorize import evaluate, folders
+    from colorize import evaluate, folders, signals
 
     cfg = evaluate.EvalConfig(
         input=FLAGS.input, output=FLAGS.output, model_dir=FLAGS.model_dir, step=FLAGS.step,
@@ -55,12 +55,12 @@ def _main(argv):
         metrics=FLAGS.metrics, grid=FLAGS.grid, overwrite=FLAGS.overwrite,
         batch_size=FLAGS.batch_size, max_pixels=round(FLAGS.max_megapixels * 1e6))
     try:
-        with folders.stop_on_signals():
+        with signals.stop_on_signals():
             summary = evaluate.run(cfg)
     except (evaluate.EvalError, FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return folders.EXIT_USAGE
-    except folders.Stopped as e:
+    except signals.Stopped as e:
         print(f"stopped by {e}: the photos written so far are kept (and scored, with "
               "--metrics); run the same command again to do the rest", file=sys.stderr)
         return e.exit_status

@@ -17,7 +17,7 @@ import json
 import numpy as np
 import tensorflow as tf
 
-from colorize import color
+from colorize import color, files
 
 GRID = 10.0          # ab bin spacing, Lab units
 NEIGHBOURS = 5       # soft encoding: the 5 nearest bins ...
@@ -178,18 +178,33 @@ def save_prior(model_dir: str, bins: np.ndarray, prior: np.ndarray, examples: in
     model_dir (eval and export read the bins back from it)."""
     doc = {"grid": GRID, "sigma": SIGMA, "examples": examples,
            "bins": np.asarray(bins).tolist(), "prior": np.asarray(prior).tolist()}
-    path = model_dir.rstrip("/") + "/" + PRIOR_FILE
     tf.io.gfile.makedirs(model_dir)
-    with tf.io.gfile.GFile(path + ".tmp", "w") as f:
-        json.dump(doc, f)
-    tf.io.gfile.rename(path + ".tmp", path, overwrite=True)
+    files.write_atomic(files.join(model_dir, PRIOR_FILE), json.dumps(doc))
 
 
 def load_prior(model_dir: str) -> tuple[np.ndarray, np.ndarray] | None:
     """(bins [Q, 2], prior [Q]) stored with a run, or None."""
-    path = model_dir.rstrip("/") + "/" + PRIOR_FILE
+    path = files.join(model_dir, PRIOR_FILE)
     if not tf.io.gfile.exists(path):
         return None
     with tf.io.gfile.GFile(path) as f:
         doc = json.load(f)
     return np.asarray(doc["bins"], np.float32), np.asarray(doc["prior"], np.float64)
+
+
+def run_prior(model_dir: str, ab_batches, examples: int, save: bool = True) -> np.ndarray:
+    """The prior of a classification run over gamut_bins(): the one stored
+    in model_dir when the run resumes, else estimated from ab_batches (ab
+    in Lab units, `examples` examples in all) and stored there (save: the
+    chief of a cluster alone writes)."""
+    bins = gamut_bins()
+    stored = load_prior(model_dir)
+    if stored is not None:
+        if not np.array_equal(stored[0], bins):
+            raise ValueError(f"{files.join(model_dir, PRIOR_FILE)} holds other ab bins than "
+                             "this version's")
+        return stored[1]
+    prior = estimate_prior(ab_batches, bins)
+    if save:
+        save_prior(model_dir, bins, prior, examples)
+    return prior

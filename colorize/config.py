@@ -13,6 +13,7 @@ from typing import Optional
 import tensorflow as tf
 
 from colorize import models, variants
+from colorize.data.pipeline import data_folders
 from colorize.settings import setting
 
 # --loss -> (l1_weight, l2_weight, classification_weight) defaults: the
@@ -160,7 +161,7 @@ class TrainConfig:
              f"--image_size must be a multiple of 8, at least 32; got {self.image_size}"),
             (self.width > 0, f"--width must be > 0; got {self.width}"),
             (not self.data_weights or (
-                len(self.data_weights) == len([d for d in self.data.split(",") if d.strip()])
+                len(self.data_weights) == len(data_folders(self.data))
                 and min(self.data_weights) >= 0 and sum(self.data_weights) > 0),
              f"--data_weights needs one non-negative weight per --data folder; got "
              f"{list(self.data_weights)} for {self.data!r}"),
@@ -178,6 +179,13 @@ class TrainConfig:
              f"--optimizer must be one of {variants.OPTIMIZERS}; got {self.optimizer!r}"),
             (self.n_critic is None or self.n_critic >= 1, f"--n_critic must be >= 1; got {self.n_critic}"),
             (self.clip is None or self.clip > 0, f"--clip must be > 0; got {self.clip}"),
+            (self.margin is None or self.margin >= 0, f"--margin must be >= 0; got {self.margin}"),
+            (self.gp_weight is None or self.gp_weight >= 0,
+             f"--gp_weight must be >= 0; got {self.gp_weight}"),
+            (self.critic_warmup_steps >= 0,
+             f"--critic_warmup_steps must be >= 0; got {self.critic_warmup_steps}"),
+            (self.critic_warmup_n >= 1,
+             f"--critic_warmup_n must be >= 1 (D steps per G step); got {self.critic_warmup_n}"),
             (all((w or 0) >= 0 for w in (self.gan_weight, self.l1_weight, self.l2_weight,
                                           self.classification_weight)),
              "loss weights must be >= 0"),
@@ -195,6 +203,11 @@ class TrainConfig:
         for ok, message in checks:
             if not ok:
                 raise ConfigError(message)
+        if (self.gp_weight or 0) > 0 and self.variant.discriminator in models.BATCHNORM_CRITICS:
+            raise ConfigError(
+                f"--gp_weight={self.gp_weight} with --gan={self.gan}, whose critic has BatchNorm: "
+                "batch statistics couple the examples, so the per-example gradient penalty is "
+                "not what it penalises; use --gan=wgan-gp (its critic has no normalisation)")
         if self.variant.discriminator is None and (self.gan_weight or 0) > 0:
             raise ConfigError("--gan=none has no discriminator; --gan_weight must be 0")
         if self.gan_weight == 0 and not any((self.l1_weight, self.l2_weight,
@@ -203,16 +216,51 @@ class TrainConfig:
 
     # --- persistence ---------------------------------------------------------
 
+    def to_dict(self) -> dict:
+        return {"version": CONFIG_VERSION, **dataclasses.asdict(self)}
+
     def to_json(self) -> str:
-        return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True) + "\n"
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":
+        """The config a config.json records, brought to this version by the
+        migrations below, one version at a time. Whatever then does not
+        match the fields exactly (a key this version does not know, or a
+        field the document lacks) is an error, not a silent default."""
+        d = dict(d)
+        version = d.pop("version", 0)
+        if version > CONFIG_VERSION:
+            raise ConfigError(f"config.json has version {version}, newer than this version of "
+                              f"colorize reads ({CONFIG_VERSION}): upgrade colorize")
+        for v in range(version, CONFIG_VERSION):
+            d = MIGRATIONS[v](d)
         known = {f.name for f in dataclasses.fields(cls)}
-        # Runs recorded before --upsample existed used transposed convs.
-        d = {"upsample": "transpose", **d}
-        d["data_weights"] = tuple(d.get("data_weights", ()))
-        return cls(**{k: v for k, v in d.items() if k in known})
+        unknown, missing = sorted(set(d) - known), sorted(known - set(d))
+        if unknown or missing:
+            raise ConfigError(f"config.json (version {version}) does not match this version's "
+                              f"settings: unknown {unknown}, missing {missing}")
+        d["data_weights"] = tuple(d["data_weights"])
+        return cls(**d)
+
+
+def _from_unversioned(d: dict) -> dict:
+    """Version 0 (config.json without a version) -> 1: the settings added
+    before versions were recorded, with the values that reproduce what
+    such a run did: transposed-conv upsampling, no folder weights, no
+    class head, no learning-rate decay, one machine, float32 and one step
+    per compiled call."""
+    added = {"upsample": "transpose", "data_weights": [], "classification_weight": 0.0,
+             "temperature": 0.38, "rebalance": 0.5, "lr_decay_steps": 0,
+             "strategy": "mirrored", "worker_timeout": 600, "precision": "float32",
+             "steps_per_loop": 1}
+    return {**added, **d}
+
+
+# config.json's version, and the migration from each older version to the
+# next. A change to the fields adds a version and its migration here.
+CONFIG_VERSION = 1
+MIGRATIONS = {0: _from_unversioned}
 
 
 # Through tf.io.gfile: a model_dir may be any URI TensorFlow's file systems

@@ -241,7 +241,7 @@ def _earlier_metrics(cfg: EvalConfig, folder: _Folder, report: _Report) -> None:
 
 def run(cfg: EvalConfig) -> dict:
     """Colorize cfg.input into cfg.output; returns the summary dict. When
-    stopped by folders.Stopped, metrics of the photos done so far are
+    stopped by signals.Stopped, metrics of the photos done so far are
     written before it propagates (a resumed run keeps them)."""
     folder = _inputs(cfg)
     model = load_model(cfg)

@@ -25,6 +25,9 @@ GENERATORS = ("colcol", "unet")
 # what drew the checkerboards on the earlier GAN runs.
 UPSAMPLERS = ("resize", "transpose")
 DISCRIMINATORS = ("patchgan", "wgan_critic", "gp_critic", "ebgan")
+# The discriminators with BatchNorm layers (tested against the built models):
+# a gradient penalty per example does not fit them.
+BATCHNORM_CRITICS = ("patchgan", "wgan_critic", "ebgan")
 UNET_MAX_DEPTH = 8
 # Keras dtype policies the nets can be built in: variables are float32 in
 # both; mixed_bfloat16 computes convolutions in bfloat16. Output layers
@@ -162,23 +165,29 @@ class BilinearUpsampling(layers.Layer):
         return {**super().get_config(), "factor": self.factor}
 
 
+def replica_seed(seed_generator: keras.random.SeedGenerator) -> tf.Tensor:
+    """The next seed of seed_generator for a stateless draw, with the
+    replica's index folded in: every replica of a strategy (every worker's
+    too: the index counts over the cluster) holds the same copy of the
+    generator, and would otherwise draw the same numbers."""
+    seed = tf.cast(seed_generator.next(), tf.int32)
+    context = tf.distribute.get_replica_context()
+    if context is not None:
+        seed = tf.random.experimental.stateless_fold_in(seed, context.replica_id_in_sync_group)
+    return seed
+
+
 class Dropout(layers.Dropout):
-    """Keras's Dropout, with its own mask on each replica. Keras draws the
-    mask from the layer's seed, which every replica of a MirroredStrategy
-    holds the same copy of: both replicas dropped the same units of their
-    examples (tested), so N replicas did not sample what one device does.
-    The replica's index is folded into the seed. (noise_shape is not
+    """Keras's Dropout, with its own mask on each replica (replica_seed):
+    Keras alone dropped the same units on every replica (tested), so N
+    replicas did not sample what one device does. (noise_shape is not
     supported: the U-Net does not use it.)"""
 
     def call(self, inputs, training=False):
         if not training or self.rate == 0:
             return inputs
-        seed = tf.cast(self.seed_generator.next(), tf.int32)
-        context = tf.distribute.get_replica_context()
-        if context is not None:
-            seed = tf.random.experimental.stateless_fold_in(
-                seed, context.replica_id_in_sync_group)
-        keep = tf.random.stateless_uniform(tf.shape(inputs), seed) >= self.rate
+        keep = tf.random.stateless_uniform(tf.shape(inputs),
+                                           replica_seed(self.seed_generator)) >= self.rate
         return tf.where(keep, inputs / tf.cast(1 - self.rate, inputs.dtype),
                         tf.zeros_like(inputs))
 

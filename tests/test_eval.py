@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from colorize import color, config as config_lib, evaluate, export, imageio, inference, trainer
+from colorize import color, config as config_lib, evaluate, export, imageio, inference, signals, trainer
 from colorize.data import sample
 from tests.conftest import colour_image, write_rgb
 
@@ -450,11 +450,11 @@ def test_a_stopped_eval_keeps_the_scores_so_far(run_dir, photos, tmp_path, monke
     def stopping(images, model):
         calls.append(1)
         if len(calls) == 3:
-            raise folders.Stopped(15)
+            raise signals.Stopped(15)
         return real(images, model)
 
     monkeypatch.setattr(inference, "colorize_batch", stopping)
-    with pytest.raises(folders.Stopped):
+    with pytest.raises(signals.Stopped):
         evaluate.run(cfg_for(run_dir, root, out, metrics=True, batch_size=1))
     done = json.loads((out / "metrics.json").read_text())
     assert len(done["per_image"]) + len(done["gray_inputs_not_scored"]) == 2

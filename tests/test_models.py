@@ -125,6 +125,9 @@ def test_discriminator_shapes(name):
     out = d([np.zeros([3, 64, 64, 1], np.float32), np.zeros([3, 64, 64, 2], np.float32)])
     want = (3,) if name == "ebgan" else (3, 6, 6, 1)  # PyTorch padding: 64->32->16->8->7->6
     assert tuple(out.shape) == want
+    # The declaration the gradient-penalty check reads is the models' own.
+    has_bn = any(isinstance(layer, keras.layers.BatchNormalization) for layer in d.layers)
+    assert has_bn == (name in models.BATCHNORM_CRITICS)
 
 
 def test_patchgan_receptive_field_is_70():

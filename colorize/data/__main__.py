@@ -10,7 +10,7 @@ import sys
 
 from absl import app, flags
 
-from colorize import folders, imageio, shutdown
+from colorize import folders, imageio, shutdown, signals
 from colorize.data import builder
 
 flags.DEFINE_string("input", None, "Folder of photos, walked recursively.")
@@ -42,12 +42,12 @@ def _main(argv):
         gray_threshold=FLAGS.gray_threshold, workers=FLAGS.workers,
         max_pixels=round(FLAGS.max_megapixels * 1e6), overwrite=FLAGS.overwrite)
     try:
-        with folders.stop_on_signals():
+        with signals.stop_on_signals():
             manifest = builder.build(cfg)
     except builder.BuildError as e:
         print(f"error: {e}", file=sys.stderr)
         return folders.EXIT_USAGE
-    except folders.Stopped as e:
+    except signals.Stopped as e:
         print(f"stopped by {e}: nothing written, {FLAGS.output} is as it was", file=sys.stderr)
         return e.exit_status
     print(builder.summary(manifest, FLAGS.output))
