@@ -33,11 +33,12 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+import tempfile
 
 import numpy as np
 import tensorflow as tf
 
-from colorize import inference
+from colorize import files, fullres, inference
 
 
 class ColorizerModule(tf.Module):
@@ -73,7 +74,7 @@ class ColorizerModule(tf.Module):
         return {"ab": self.predict_ab(l)}
 
     def _colorize(self, image):
-        return {"rgb": inference.colorize_image(image, self._predict_ab, self._size)}
+        return {"rgb": fullres.colorize_image(image, self._predict_ab, self._size)}
 
 
 class _Restored(tf.Module):
@@ -95,20 +96,26 @@ class _Restored(tf.Module):
 
 
 def _check_output(output: str, overwrite: bool) -> None:
-    if os.path.exists(output) and os.listdir(output) and not overwrite:
+    if tf.io.gfile.isdir(output) and tf.io.gfile.listdir(output) and not overwrite:
         raise FileExistsError(f"{output} exists and is not empty; pass --overwrite")
 
 
 def _save(module: ColorizerModule, output: str) -> None:
-    """Write to a temporary folder, then put it in place of output (which
-    may be the folder the module was loaded from): a failed export leaves
-    the old one as it was."""
+    """Write the SavedModel to output (which may be the folder the module
+    was loaded from); a local path or a URI (gs://, s3:// ...)."""
     signatures = {
         "serving_default": module.colorize,
         "predict_ab": tf.function(
             module._predict_ab_signature,
             input_signature=module.predict_ab.input_signature).get_concrete_function(),
     }
+    if files.is_remote(output):
+        with tempfile.TemporaryDirectory() as local:
+            tf.saved_model.save(module, local, signatures=signatures)
+            _upload(local, output)
+        return
+    # Locally: to a temporary folder, then put in place of output, so that
+    # a failed export leaves the old one as it was.
     base = output.rstrip("/")
     tmp, old = base + ".tmp", base + ".old"
     shutil.rmtree(tmp, ignore_errors=True)
@@ -120,6 +127,26 @@ def _save(module: ColorizerModule, output: str) -> None:
         os.replace(output, old)
     os.replace(tmp, output)
     shutil.rmtree(old, ignore_errors=True)
+
+
+def _upload(local: str, output: str) -> None:
+    """Copy a SavedModel folder over output, a URI. Object stores have no
+    folder rename, so the files are copied in place: saved_model.pb last
+    (a reader that finds it finds the variables it names), then the files
+    of an older export that this one does not have are removed."""
+    new = sorted(os.path.relpath(os.path.join(folder, name), local).replace(os.sep, "/")
+                 for folder, _, names in os.walk(local) for name in names)
+    new.sort(key=lambda rel: rel == "saved_model.pb")
+    for rel in new:
+        target = files.join(output, rel)
+        tf.io.gfile.makedirs(target.rsplit("/", 1)[0])
+        tf.io.gfile.copy(os.path.join(local, rel), target, overwrite=True)
+    if tf.io.gfile.isdir(output):
+        for folder, _, names in tf.io.gfile.walk(output):
+            for name in names:
+                path = files.join(folder, name)
+                if path[len(output.rstrip("/")) + 1:] not in new:
+                    tf.io.gfile.remove(path)
 
 
 def averaged_generator(model_dir: str, steps: list[int]):

@@ -76,31 +76,17 @@ def split_of(relpath: str, val_fraction: float) -> str:
 GEOMETRY = "squash"
 
 
-# JPEGs are decoded at 1/2, 1/4 or 1/8 size while both sides stay at
-# least this many times the stored size: the area resize to the stored
-# size still averages 4x4 source pixels or more, and a 400 MP JPEG
-# decodes to a few MP instead of 1.2 GB.
-DECODE_MARGIN = 4
-# Photos over this many pixels are shrunk in their own 8 or 16 bits before
-# the float conversion (12 bytes a pixel); smaller ones go straight to
-# float, as they always did.
-SHRINK_FIRST_PIXELS = 16_000_000
-
-
 def prepare_lab(rgb, size: int):
     """RGB [H, W, 3] (float in [0, 1], uint8 or uint16) -> Lab float32
-    [size, size, 3], the whole photo squashed (see GEOMETRY)."""
-    h, w = rgb.shape[:2]
-    if rgb.dtype != np.float32 and h * w > SHRINK_FIRST_PIXELS:
-        rgb = imageio.resize(rgb, min(h, DECODE_MARGIN * size), min(w, DECODE_MARGIN * size))
-    rgb = imageio.to_unit_float(rgb)
-    return color.rgb_to_lab_np(imageio.resize(rgb, size, size))
+    [size, size, 3]: what the network sees of the photo (imageio.network_rgb,
+    the route inference takes too), the whole photo squashed (see GEOMETRY)."""
+    return color.rgb_to_lab_np(imageio.network_rgb(rgb, size))
 
 
 def read_photo(path: str, size: int, max_pixels: int | None = imageio.MAX_PIXELS):
     """A file as the builder reads it: its own samples, decoded at reduced
-    size where DECODE_MARGIN allows (see prepare_lab)."""
-    return imageio.read_image(path, keep_depth=True, min_side=DECODE_MARGIN * size,
+    size where imageio.SHRINK_MARGIN allows."""
+    return imageio.read_image(path, keep_depth=True, min_side=imageio.SHRINK_MARGIN * size,
                               max_pixels=max_pixels)
 
 

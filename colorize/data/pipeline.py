@@ -39,17 +39,17 @@ def split_pattern(data: str, split: str) -> str:
 
 def _fit(l, ab, image_size: int | None):
     """The whole stored photo at image_size x image_size, L and ab resized
-    together (bilinear, antialiased when shrinking, like inference's
-    network_input): training sees whole photos, as inference does, never a
-    zoomed-in crop."""
+    together by area averaging (the filter of imageio.network_rgb, the
+    route from a photo to the network's input, here on stored Lab; training
+    checks that shards are stored at image_size or larger): training sees
+    whole photos, as inference does, never a zoomed-in crop."""
     if image_size is None:
         return l, ab
     lab = tf.concat([l, ab], axis=-1)
     # Parsed examples have dynamic shapes: compare at run time, so photos
     # stored at the training size skip the resize.
     lab = tf.cond(tf.reduce_all(tf.shape(lab)[:2] == image_size), lambda: lab,
-                  lambda: tf.image.resize(lab, [image_size, image_size], method="bilinear",
-                                          antialias=True))
+                  lambda: tf.image.resize(lab, [image_size, image_size], method="area"))
     lab = tf.ensure_shape(lab, [image_size, image_size, 3])
     return lab[..., :1], lab[..., 1:]
 
