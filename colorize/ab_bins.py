@@ -124,13 +124,6 @@ def _soft_encode(ab, bins, neighbours, sigma):
     return index, weights / tf.reduce_sum(weights, axis=-1, keepdims=True)
 
 
-def soft_encode(ab: tf.Tensor, bins, neighbours: int = NEIGHBOURS,
-                sigma: float = SIGMA) -> tf.Tensor:
-    """soft_encode_sparse as a dense distribution over all bins [..., Q]."""
-    index, weights = soft_encode_sparse(ab, bins, neighbours, sigma)
-    return tf.reduce_sum(tf.one_hot(index, len(bins)) * weights[..., None], axis=-2)
-
-
 def nearest_bin(ab: tf.Tensor, bins) -> tf.Tensor:
     """ab [..., 2] (Lab units) -> index of the nearest bin [...]."""
     return tf.argmin(squared_distances(ab, bins), axis=-1, output_type=tf.int32)

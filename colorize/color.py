@@ -245,9 +245,3 @@ def quantize_lab_np(lab: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     l_u8 = np.clip(np.rint(lab[..., 0] * L_STORE_SCALE), 0, 255).astype(np.uint8)
     ab_i8 = np.clip(np.rint(lab[..., 1:]), AB_STORE_MIN, AB_STORE_MAX).astype(np.int8)
     return l_u8, ab_i8
-
-
-def dequantize_lab_np(l_u8: np.ndarray, ab_i8: np.ndarray) -> np.ndarray:
-    """Inverse of quantize_lab_np: Lab float32 [H, W, 3]."""
-    l = l_u8.astype(np.float32) / L_STORE_SCALE
-    return np.concatenate([l[..., None], ab_i8.astype(np.float32)], axis=-1)

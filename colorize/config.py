@@ -12,7 +12,7 @@ from typing import Optional
 
 import tensorflow as tf
 
-from colorize import models, variants
+from colorize import files, models, variants
 from colorize.data.pipeline import data_folders
 from colorize.settings import setting
 
@@ -33,9 +33,9 @@ class ConfigError(ValueError):
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
-    """Every training setting, its flag and its README row (train.py's
-    flags and README's table are generated from these fields). None: the
-    GAN variant's default, filled in by resolved()."""
+    """Every training setting: train.py's flags and docs/training.md's
+    table are generated from these fields. None: the GAN variant's
+    default, filled in by resolved()."""
     data: str = setting(
         "data/sample", "Folder of shards built by colorize.data, or several separated by "
         "commas. Not given to train.py: the built-in sample (the demo run).")
@@ -267,7 +267,7 @@ MIGRATIONS = {0: _from_unversioned}
 # know (gs://, and s3:// or hdfs:// through tensorflow-io).
 
 def config_path(model_dir: str) -> str:
-    return model_dir.rstrip("/") + "/" + CONFIG_FILE
+    return files.join(model_dir, CONFIG_FILE)
 
 
 def load(model_dir: str) -> TrainConfig:
@@ -279,13 +279,8 @@ def load(model_dir: str) -> TrainConfig:
 
 
 def save(cfg: TrainConfig) -> None:
-    """Written under a temporary name, then renamed (atomic on a local disk;
-    object stores copy, so a reader may briefly see no config.json there)."""
     tf.io.gfile.makedirs(cfg.model_dir)
-    path = config_path(cfg.model_dir)
-    with tf.io.gfile.GFile(path + ".tmp", "w") as f:
-        f.write(cfg.to_json())
-    tf.io.gfile.rename(path + ".tmp", path, overwrite=True)
+    files.write_atomic(config_path(cfg.model_dir), cfg.to_json())
 
 
 def check_resume(previous: TrainConfig, current: TrainConfig) -> None:
@@ -300,7 +295,7 @@ def check_resume(previous: TrainConfig, current: TrainConfig) -> None:
             "use a new --model_dir, or the run's own flags to resume it")
 
 
-if __name__ == "__main__":  # python -m colorize.config: the README's flag table
+if __name__ == "__main__":  # python -m colorize.config: docs/training.md's flag table
     from colorize.settings import markdown_table
 
     print(markdown_table(TrainConfig), end="")

@@ -30,15 +30,23 @@ tensorflow-io. The full-resolution kernels are XLA-compiled functions
 """
 from __future__ import annotations
 
+if __name__ == "__main__":  # python -m colorize.export: set up before TensorFlow loads
+    from colorize import quiet
+
+    quiet.setup_process()
+
+import dataclasses  # noqa: E402
 import os
 import shutil
 import sys
 import tempfile
+from typing import Optional
 
 import numpy as np
 import tensorflow as tf
 
-from colorize import files, fullres, inference
+from colorize import files, fullres, inference, settings
+from colorize.settings import REQUIRED, setting
 
 
 class ColorizerModule(tf.Module):
@@ -192,69 +200,74 @@ def reexport(saved_model: str, output: str, overwrite: bool = False,
     _save(ColorizerModule(_Restored(model.owner), model.render_size, flip_average), output)
 
 
+@dataclasses.dataclass(frozen=True)
+class ExportConfig:
+    """colorize.export's settings: each field is a flag of the same name
+    (colorize.settings)."""
+    output: str = setting(REQUIRED, "SavedModel folder to write (a local path or a URI: gs://, "
+                          "s3:// ...).")
+    model_dir: Optional[str] = setting(None, "Training run (config.json + checkpoints).")
+    saved_model: Optional[str] = setting(
+        None, "Or a SavedModel exported here: re-exported with this version's serving code "
+        "(--output may be the same folder).")
+    step: Optional[int] = setting(None, "Checkpoint step (default: the latest).")
+    average: tuple[int, ...] = setting((), "Or checkpoint steps (comma-separated) whose "
+                                       "generator weights are averaged into the export.")
+    flip_average: bool = setting(
+        False, "Average the ab predicted for each photo and for its mirror image (a test-time "
+        "ensemble: more accurate, a little less colourful, twice the network's cost).")
+    overwrite: bool = setting(False, "Replace an existing --output.")
+
+    def validate(self) -> None:
+        if bool(self.model_dir) == bool(self.saved_model):
+            raise ValueError("pass --model_dir or --saved_model (one of them)")
+        if self.saved_model and (self.step is not None or self.average):
+            raise ValueError("--step and --average need --model_dir")
+        if self.step is not None and self.average:
+            raise ValueError("pass --step or --average (one of them)")
+
+
+def run_config(cfg: ExportConfig) -> str:
+    """The export cfg asks for; returns where it came from."""
+    cfg.validate()
+    if cfg.saved_model:
+        reexport(cfg.saved_model, cfg.output, cfg.overwrite, cfg.flip_average)
+        return cfg.saved_model
+    return export(cfg.model_dir, cfg.output, cfg.step, cfg.overwrite, list(cfg.average),
+                  cfg.flip_average)
+
+
 def main(argv):
     from absl import flags
 
     from colorize import shutdown
 
     f = flags.FLAGS
+    files.register_filesystems(f.model_dir, f.saved_model, f.output)
     return shutdown.exit_now(_main(argv), f.model_dir, f.saved_model, f.output)
 
 
 def _main(argv):
     del argv
-    from absl import flags
-
     from colorize import quiet
 
     quiet.tensorflow_info_off()  # this command prints what it did
-    f = flags.FLAGS
     try:
-        if bool(f.model_dir) == bool(f.saved_model):
-            raise ValueError("pass --model_dir or --saved_model (one of them)")
-        if f.saved_model and (f.step is not None or f.average):
-            raise ValueError("--step and --average need --model_dir")
-        if f.step is not None and f.average:
-            raise ValueError("pass --step or --average (one of them)")
-        try:
-            average = [int(s) for s in f.average]
-        except ValueError:
-            raise ValueError(f"--average takes checkpoint steps; got {','.join(f.average)}") from None
-        if f.saved_model:
-            reexport(f.saved_model, f.output, f.overwrite, f.flip_average)
-            path = f.saved_model
-        else:
-            path = export(f.model_dir, f.output, f.step, f.overwrite, average, f.flip_average)
+        cfg = settings.config_from_flags(ExportConfig)
+        path = run_config(cfg)
     except (OSError, ValueError) as e:  # missing or existing folders, bad flags
         print(f"error: {e}", file=sys.stderr)
         return 2
-    print(f"exported {path} -> {f.output}")
-    print(f"inspect: saved_model_cli show --all --dir {f.output}")
+    print(f"exported {path} -> {cfg.output}")
+    print(f"inspect: saved_model_cli show --all --dir {cfg.output}")
     return 0
-
-
-def _define_flags():
-    from absl import flags
-
-    flags.DEFINE_string("model_dir", None, "Training run (config.json + checkpoints).")
-    flags.DEFINE_string("saved_model", None, "Or a SavedModel exported here: re-exported with "
-                        "this version's serving code (--output may be the same folder).")
-    flags.DEFINE_string("output", None, "SavedModel folder to write.")
-    flags.DEFINE_integer("step", None, "Checkpoint step (default: the latest).")
-    flags.DEFINE_list("average", [], "Or checkpoint steps (comma-separated) whose generator "
-                      "weights are averaged into the export.")
-    flags.DEFINE_bool("flip_average", False, "Average the ab predicted for each photo and for "
-                      "its mirror image (a test-time ensemble: more accurate, a little less "
-                      "colourful, twice the network's cost).")
-    flags.DEFINE_bool("overwrite", False, "Replace an existing --output.")
-    flags.mark_flags_as_required(["output"])
 
 
 def run():
     """python -m colorize.export, and the console script colorize-export."""
     from absl import app
 
-    _define_flags()
+    settings.define_flags(ExportConfig, module_name=sys.argv[0])
     app.run(main)
 
 

@@ -24,6 +24,8 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from colorize import files
+
 # Extensions the folder walkers pick up (colorize.folders lists other
 # files as ignored).
 IMAGE_EXTENSIONS = frozenset(
@@ -225,9 +227,7 @@ def write_image(path: str | os.PathLike, rgb: np.ndarray) -> None:
     path = Path(path)
     encoded = encode_image(rgb, path.suffix or ".png")
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(encoded)
-    os.replace(tmp, path)
+    files.write_atomic(path, encoded)
 
 
 def encode_image(rgb: np.ndarray, suffix: str) -> bytes:

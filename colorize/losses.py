@@ -37,7 +37,7 @@ def classification_loss(real_ab: tf.Tensor, logits: tf.Tensor, bins,
                         class_weights: tf.Tensor) -> tf.Tensor:
     """Zhang et al.'s rebalanced multinomial cross-entropy, per example:
     the mean over pixels of -w_q* sum_q Z_q log softmax(logits)_q, with Z
-    the soft-encoded true colour (ab_bins.soft_encode) and w_q* the
+    the soft-encoded true colour (ab_bins.soft_encode_sparse) and w_q* the
     rebalancing weight of its most likely bin. real_ab in the network's
     range (ab / 110), area-averaged to the logits' size when they are
     smaller (Zhang computes the loss at his net's output size, a quarter

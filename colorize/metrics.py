@@ -2,9 +2,9 @@
 
 Every function scores one image at its own resolution. RGB inputs are
 uint8 [H, W, 3] (0..255); ab inputs are float [H, W, 2] in Lab units.
-Nothing here imports TensorFlow itself, so eval can score images in plain
-NumPy (importing the `colorize` package still loads TF through
-colorize.color, whose NumPy Lab conversion is used for the AuC).
+The scores are computed in plain NumPy (the Lab conversion of the AuC is
+colorize.color's NumPy route; that module also holds TF's, so importing
+this one loads TensorFlow, but sets nothing outside the package).
 
 Definitions:
 - psnr: 10 log10(255^2 / MSE), MSE over all pixels and channels; +inf for

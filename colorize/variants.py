@@ -1,7 +1,7 @@
 """The GAN variant registry: everything that differs between variants lives
 in one record each, so the training loop never asks for a variant's name.
 
-Defaults and where they come from (README has the same table):
+Defaults and where they come from (docs/variants.md has the same table):
 - learning rates: the paper's Table 1 (CelebA): DCGAN 1e-4, LSGAN 1e-4,
   EBGAN 1e-3, WGAN 5e-5 with RMSProp; Adam (beta1 0.5, pix2pix's) elsewhere.
   `none` (G alone) uses 1e-4 like the GANs it is compared with. WGAN-GP uses

@@ -18,7 +18,7 @@ def sp(x):  # softplus, by hand
 
 
 # (variant, expected D loss per example, expected G loss per example), each
-# the mean over the 2 patches of the formula in the README's variant table.
+# the mean over the 2 patches of the formula in docs/variants.md's table.
 HAND = {
     "dcgan": (
         [(sp(-2) + sp(0)) / 2 + (sp(-2) + sp(0)) / 2, (sp(1) + sp(-1)) / 2 + (sp(3) + sp(1)) / 2],
