@@ -28,9 +28,8 @@ PredictFn = Callable[[tf.Tensor], tf.Tensor]  # normalised L [B,S,S,1] -> ab [B,
 # Pixels per strip of rows, at most. Strips are padded to a fixed size so
 # that XLA compiles each kernel for a few shapes only: the smallest of
 # STRIP_SIZES that holds the whole photo, else STRIP_PIXELS (so a small
-# photo is not padded to a big strip). At 12 MP, 2^18 to 2^22 measured the
-# same speed for the merge, and the first pass's per-strip resize wants
-# strips of a few hundred rows (2^16: 1.4x slower than 2^20).
+# photo is not padded to a big strip); the merge's speed is flat over a
+# wide range of strip sizes (bench/bench_infer.py).
 STRIP_PIXELS = 1 << 20
 STRIP_SIZES = (1 << 12, 1 << 14, 1 << 16, 1 << 18, STRIP_PIXELS)
 
@@ -93,7 +92,7 @@ def upsample_ab_at(ab_small: tf.Tensor, index: tf.Tensor, height, width) -> tupl
     12 MP) and the work fuses into the merge kernel."""
     size = tf.shape(ab_small)[0]
     # Row and column through float64: integer division by a runtime width
-    # is not vectorised (this step measured 2.9x slower); exact, since
+    # is not vectorised; exact, since
     # (index + 0.5) / width is at least 0.5 / width from an integer.
     rows = tf.cast(tf.floor((tf.cast(index, tf.float64) + 0.5) / tf.cast(width, tf.float64)),
                    tf.int32)
@@ -129,8 +128,7 @@ def merge(image: tf.Tensor, ab_small: tf.Tensor, strip_pixels: int = STRIP_PIXEL
 
     def colorized(rgb, first, rows):
         # L comes from its own kernel call: inside the merge kernel XLA
-        # recomputed its cube root for each output channel (measured 1.8x
-        # slower).
+        # recomputed its cube root for each output channel.
         l = _lightness_kernel(rgb)
         return _merge_kernel(l, first, ab_small, height, width, table)[:rows * width]
 

@@ -86,10 +86,8 @@ def row_strips(height: int, width: int):
 # PSNR from the exact integer sum of squared errors (skimage's copies both
 # images to float64 first). SSIM is scikit-image's, which computes the
 # definition above exactly (the tests compare it with a window-by-window
-# evaluation of Wang et al.'s formulas) and measured faster than this
-# project's earlier OpenCV version on large photos (4.5 s against 16.7 s at
-# 12 MP); it runs on overlapping row strips, whose valid windows are
-# exactly the whole image's.
+# evaluation of Wang et al.'s formulas); it runs on overlapping row strips,
+# whose valid windows are exactly the whole image's.
 
 def psnr(pred_rgb_u8: np.ndarray, true_rgb_u8: np.ndarray) -> float:
     """PSNR in dB on 8-bit RGB: 10 log10(255^2 / MSE), the MSE taken over all

@@ -120,7 +120,7 @@ class Trainer:
             self._discriminator_loss = functools.partial(cfg.variant.discriminator_loss, **params)
         # The loops are written as tf.while_loop, so AutoGraph has nothing to
         # convert: converting every function the step calls (Keras layers
-        # included) was about 1 s of a run's first step.
+        # included) would only slow the first step (bench/bench_startup.py).
         self.train_step = tf.function(self._train_step, autograph=False)
 
     # --- layer 1: per replica -------------------------------------------------

@@ -441,8 +441,6 @@ def test_a_resumed_eval_scores_the_whole_folder(run_dir, photos, tmp_path):
 
 
 def test_a_stopped_eval_keeps_the_scores_so_far(run_dir, photos, tmp_path, monkeypatch):
-    from colorize import folders
-
     root, sizes = photos
     out = tmp_path / "out"
     real, calls = inference.colorize_batch, []

@@ -1,9 +1,7 @@
 """colorize.folders: what a folder walk opens, skips and ignores; output
-names; display names; signals."""
+names; display names."""
 import os
 import socket
-
-import pytest
 
 from colorize import folders, imageio
 from tests.conftest import colour_image, write_rgb

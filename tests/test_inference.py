@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 import tensorflow_io as tfio
 
-from colorize import color, fullres, imageio, inference
+from colorize import color, fullres, inference
 
 
 def photo(h, w, seed=0):

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Iterator
 
 import cv2
-import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 

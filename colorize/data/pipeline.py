@@ -147,7 +147,7 @@ def make_dataset(
         def prepare(i, record):
             return _fit(*records.parse_example(record), image_size)
     # The map has no Python control flow on tensors (tf.cond is explicit):
-    # AutoGraph's conversion of it was about 0.3 s of every run's start.
+    # AutoGraph's conversion of it would only slow every run's start.
     ds = ds.map(tf.autograph.experimental.do_not_convert(prepare), num_parallel_calls=AUTOTUNE)
     ds = ds.batch(batch_size, drop_remainder=training)
     return ds.prefetch(AUTOTUNE)
