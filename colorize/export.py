@@ -13,15 +13,17 @@ the photo and for its mirror image (mirrored back): a test-time ensemble
 of two, at twice the cost of the small network (the full-resolution
 merge, most of a photo's time, runs once). A photo's colours do not
 depend on which way it faces, and the network's two guesses differ where
-it is unsure; their mean is the more accurate (shipped model: +0.06 to
-+0.14 dB PSNR on the validation sets) and a little less colourful.
+it is unsure; their mean is the more accurate and a little less
+colourful (RESULTS.md measures it on the shipped model).
 
 Re-exporting writes a SavedModel's generator (its predict_ab) again with
-this version's serving code, e.g. after serving_default got faster.
+this version's serving code.
+
+--output, --model_dir and --saved_model may be remote (gs://, s3:// ...).
 
 Signatures:
 - serving_default: `image` uint8 [H, W, C] (C = 1 or 3, any H and W) ->
-  `rgb` uint8 [H, W, 3], colorized at full resolution (colorize.inference).
+  `rgb` uint8 [H, W, 3], colorized at full resolution (colorize.fullres).
 - predict_ab: `l` float32 [B, S, S, 1], normalised L (L/50 - 1) -> `ab`
   float32 [B, S, S, 2], ab/110, at the trained size S.
 Only core TF ops are in the graph: loading needs neither colorize nor
