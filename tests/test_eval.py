@@ -258,7 +258,7 @@ def test_export_cli_checks_average(run_dir, tmp_path):
                                f"--output={tmp_path / 'x'}", *flags], cwd=REPO,
                               capture_output=True, text=True, timeout=120)
     for flags, message in [(["--average=2,3", "--step=3"], "one of them"),
-                           (["--average=2,x"], "takes checkpoint steps"),
+                           (["--average=2,x"], "--average must be int values"),
                            (["--average=2,9"], "9")]:
         proc = cli(*flags)
         assert proc.returncode == 2 and message in proc.stderr, (flags, proc.stderr)
