@@ -57,10 +57,10 @@ setup(
     entry_points={
         "console_scripts": [
             # Each the same program as its module or script, same flags.
-            "colorize-data=colorize.data.__main__:run",
-            "colorize-train=train:run",
-            "colorize-eval=eval:run",
-            "colorize-export=colorize.export:run",
+            "colorize-data=colorize.cli:data",
+            "colorize-train=colorize.cli:train",
+            "colorize-eval=colorize.cli:eval",
+            "colorize-export=colorize.cli:export",
         ]
     },
 )

@@ -13,13 +13,17 @@ import sys
 
 from absl import app, flags, logging
 
-from colorize import config as config_lib, settings
+from colorize import quiet
+
+quiet.setup_process()  # before TensorFlow loads (below)
+
+from colorize import config as config_lib, settings  # noqa: E402
 
 DEMO = {"max_steps": 600, "width": 0.25, "batch_size": 8, "model_dir": "runs/demo",
         "log_every": 25, "image_every": 100, "checkpoint_every": 100}
 
 # Every flag comes from a TrainConfig field (default, help, choices): one
-# declaration for the config, the flags and the README's table.
+# declaration for the config, the flags and docs/training.md's table.
 settings.define_flags(config_lib.TrainConfig, module_name=sys.argv[0])
 FLAGS = flags.FLAGS
 
@@ -38,8 +42,9 @@ def build_config() -> config_lib.TrainConfig:
 
 
 def main(argv):
-    from colorize import shutdown
+    from colorize import files, shutdown
 
+    files.register_filesystems(FLAGS.data, FLAGS.model_dir)
     return shutdown.exit_now(_main(argv), FLAGS.data, FLAGS.model_dir)
 
 

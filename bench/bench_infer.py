@@ -7,8 +7,8 @@ Three ways to colorize a photo, each timed in a fresh process per photo size
 so that its peak resident memory (ru_maxrss: TF, the model, the photo and
 the runs) is its own:
   colorize:        in memory, inference.colorize_batch on the decoded uint8
-                   photo (L at full resolution, the generator at its render
-                   size, ab upsampled and merged, uint8 out);
+                   photo (its network input via imageio.network_rgb, the generator at its
+                   render size, ab upsampled and merged at full resolution, uint8 out);
   end to end:      the same plus decoding the JPEG file and encoding the
                    output JPEG, as eval.py does per photo;
   serving_default: the SavedModel's signature on the uint8 photo.

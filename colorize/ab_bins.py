@@ -17,7 +17,7 @@ import json
 import numpy as np
 import tensorflow as tf
 
-from colorize import color
+from colorize import color, files
 
 GRID = 10.0          # ab bin spacing, Lab units
 NEIGHBOURS = 5       # soft encoding: the 5 nearest bins ...
@@ -50,7 +50,7 @@ def _cells_of_red_plane(red):
 
 def squared_distances(ab: tf.Tensor, bins) -> tf.Tensor:
     """ab [..., 2] (Lab units) -> squared distance to every bin [..., Q]."""
-    # |x|^2 - 2 x.b + |b|^2: one matmul, 10x faster than broadcasting the
+    # |x|^2 - 2 x.b + |b|^2: one matmul instead of broadcasting the
     # differences [..., Q, 2] (float32 error ~1e-3 on distances ~1e4).
     bins = tf.constant(bins, tf.float32)
     ab = tf.cast(ab, tf.float32)
@@ -85,8 +85,8 @@ def soft_encode_sparse(ab: tf.Tensor, bins, neighbours: int = NEIGHBOURS,
     [..., k]): weights exp(-d^2 / (2 sigma^2)) on the k nearest bins,
     summing to 1, nearest first. ab [..., 2] in Lab units. Colours farther
     than 15 from every bin (no photo has them) get some nearby bins.
-    Compiled with XLA: 3.4x faster than op by op (the gathers and the
-    top-k over 49 candidates fuse), measured on 64 K pixels."""
+    Compiled with XLA, so that the gathers and the top-k over 49
+    candidates fuse."""
     bins = np.asarray(bins, np.float32)
     return _encoder(bins.tobytes(), len(bins), neighbours, sigma)(tf.cast(ab, tf.float32))
 
@@ -122,13 +122,6 @@ def _soft_encode(ab, bins, neighbours, sigma):
     # Relative to the nearest (the normalisation cancels the factor): no 0 / 0.
     weights = tf.exp(-(near_d2 - near_d2[..., :1]) / (2.0 * sigma ** 2))
     return index, weights / tf.reduce_sum(weights, axis=-1, keepdims=True)
-
-
-def soft_encode(ab: tf.Tensor, bins, neighbours: int = NEIGHBOURS,
-                sigma: float = SIGMA) -> tf.Tensor:
-    """soft_encode_sparse as a dense distribution over all bins [..., Q]."""
-    index, weights = soft_encode_sparse(ab, bins, neighbours, sigma)
-    return tf.reduce_sum(tf.one_hot(index, len(bins)) * weights[..., None], axis=-2)
 
 
 def nearest_bin(ab: tf.Tensor, bins) -> tf.Tensor:
@@ -178,18 +171,33 @@ def save_prior(model_dir: str, bins: np.ndarray, prior: np.ndarray, examples: in
     model_dir (eval and export read the bins back from it)."""
     doc = {"grid": GRID, "sigma": SIGMA, "examples": examples,
            "bins": np.asarray(bins).tolist(), "prior": np.asarray(prior).tolist()}
-    path = model_dir.rstrip("/") + "/" + PRIOR_FILE
     tf.io.gfile.makedirs(model_dir)
-    with tf.io.gfile.GFile(path + ".tmp", "w") as f:
-        json.dump(doc, f)
-    tf.io.gfile.rename(path + ".tmp", path, overwrite=True)
+    files.write_atomic(files.join(model_dir, PRIOR_FILE), json.dumps(doc))
 
 
 def load_prior(model_dir: str) -> tuple[np.ndarray, np.ndarray] | None:
     """(bins [Q, 2], prior [Q]) stored with a run, or None."""
-    path = model_dir.rstrip("/") + "/" + PRIOR_FILE
+    path = files.join(model_dir, PRIOR_FILE)
     if not tf.io.gfile.exists(path):
         return None
     with tf.io.gfile.GFile(path) as f:
         doc = json.load(f)
     return np.asarray(doc["bins"], np.float32), np.asarray(doc["prior"], np.float64)
+
+
+def run_prior(model_dir: str, ab_batches, examples: int, save: bool = True) -> np.ndarray:
+    """The prior of a classification run over gamut_bins(): the one stored
+    in model_dir when the run resumes, else estimated from ab_batches (ab
+    in Lab units, `examples` examples in all) and stored there (save: the
+    chief of a cluster alone writes)."""
+    bins = gamut_bins()
+    stored = load_prior(model_dir)
+    if stored is not None:
+        if not np.array_equal(stored[0], bins):
+            raise ValueError(f"{files.join(model_dir, PRIOR_FILE)} holds other ab bins than "
+                             "this version's")
+        return stored[1]
+    prior = estimate_prior(ab_batches, bins)
+    if save:
+        save_prior(model_dir, bins, prior, examples)
+    return prior

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import time
 from typing import Optional
 
 import tensorflow as tf
+from absl import logging
 
-from colorize import models, variants
+from colorize import files, models, variants
+from colorize.data.pipeline import data_folders
 from colorize.settings import setting
 
 # --loss -> (l1_weight, l2_weight, classification_weight) defaults: the
@@ -20,6 +23,12 @@ from colorize.settings import setting
 LOSSES = {"l1": (100.0, 0.0, 0.0), "l2": (0.0, 100.0, 0.0), "l1+l2": (100.0, 100.0, 0.0),
           "classification": (0.0, 0.0, 1.0)}
 CONFIG_FILE = "config.json"
+# The start history of a run: one record per start of train.py on its
+# model_dir (config.json holds the latest start's settings).
+STARTS_FILE = "starts.json"
+# Settings that decide the order of the training stream: a resume that
+# changes one continues on another stream (recorded, with a warning).
+DATA_ORDER_FIELDS = ("data", "data_weights", "seed", "shuffle_buffer")
 STRATEGIES = ("mirrored", "multi_worker")
 # Fields that decide the shapes of the checkpointed variables: a resumed run
 # must keep them.
@@ -32,9 +41,9 @@ class ConfigError(ValueError):
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
-    """Every training setting, its flag and its README row (train.py's
-    flags and README's table are generated from these fields). None: the
-    GAN variant's default, filled in by resolved()."""
+    """Every training setting: train.py's flags and docs/training.md's
+    table are generated from these fields. None: the GAN variant's
+    default, filled in by resolved()."""
     data: str = setting(
         "data/sample", "Folder of shards built by colorize.data, or several separated by "
         "commas. Not given to train.py: the built-in sample (the demo run).")
@@ -160,7 +169,7 @@ class TrainConfig:
              f"--image_size must be a multiple of 8, at least 32; got {self.image_size}"),
             (self.width > 0, f"--width must be > 0; got {self.width}"),
             (not self.data_weights or (
-                len(self.data_weights) == len([d for d in self.data.split(",") if d.strip()])
+                len(self.data_weights) == len(data_folders(self.data))
                 and min(self.data_weights) >= 0 and sum(self.data_weights) > 0),
              f"--data_weights needs one non-negative weight per --data folder; got "
              f"{list(self.data_weights)} for {self.data!r}"),
@@ -178,6 +187,13 @@ class TrainConfig:
              f"--optimizer must be one of {variants.OPTIMIZERS}; got {self.optimizer!r}"),
             (self.n_critic is None or self.n_critic >= 1, f"--n_critic must be >= 1; got {self.n_critic}"),
             (self.clip is None or self.clip > 0, f"--clip must be > 0; got {self.clip}"),
+            (self.margin is None or self.margin >= 0, f"--margin must be >= 0; got {self.margin}"),
+            (self.gp_weight is None or self.gp_weight >= 0,
+             f"--gp_weight must be >= 0; got {self.gp_weight}"),
+            (self.critic_warmup_steps >= 0,
+             f"--critic_warmup_steps must be >= 0; got {self.critic_warmup_steps}"),
+            (self.critic_warmup_n >= 1,
+             f"--critic_warmup_n must be >= 1 (D steps per G step); got {self.critic_warmup_n}"),
             (all((w or 0) >= 0 for w in (self.gan_weight, self.l1_weight, self.l2_weight,
                                           self.classification_weight)),
              "loss weights must be >= 0"),
@@ -195,6 +211,11 @@ class TrainConfig:
         for ok, message in checks:
             if not ok:
                 raise ConfigError(message)
+        if (self.gp_weight or 0) > 0 and self.variant.discriminator in models.BATCHNORM_CRITICS:
+            raise ConfigError(
+                f"--gp_weight={self.gp_weight} with --gan={self.gan}, whose critic has BatchNorm: "
+                "batch statistics couple the examples, so the per-example gradient penalty is "
+                "not what it penalises; use --gan=wgan-gp (its critic has no normalisation)")
         if self.variant.discriminator is None and (self.gan_weight or 0) > 0:
             raise ConfigError("--gan=none has no discriminator; --gan_weight must be 0")
         if self.gan_weight == 0 and not any((self.l1_weight, self.l2_weight,
@@ -203,23 +224,58 @@ class TrainConfig:
 
     # --- persistence ---------------------------------------------------------
 
+    def to_dict(self) -> dict:
+        return {"version": CONFIG_VERSION, **dataclasses.asdict(self)}
+
     def to_json(self) -> str:
-        return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True) + "\n"
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":
+        """The config a config.json records, brought to this version by the
+        migrations below, one version at a time. Whatever then does not
+        match the fields exactly (a key this version does not know, or a
+        field the document lacks) is an error, not a silent default."""
+        d = dict(d)
+        version = d.pop("version", 0)
+        if version > CONFIG_VERSION:
+            raise ConfigError(f"config.json has version {version}, newer than this version of "
+                              f"colorize reads ({CONFIG_VERSION}): upgrade colorize")
+        for v in range(version, CONFIG_VERSION):
+            d = MIGRATIONS[v](d)
         known = {f.name for f in dataclasses.fields(cls)}
-        # Runs recorded before --upsample existed used transposed convs.
-        d = {"upsample": "transpose", **d}
-        d["data_weights"] = tuple(d.get("data_weights", ()))
-        return cls(**{k: v for k, v in d.items() if k in known})
+        unknown, missing = sorted(set(d) - known), sorted(known - set(d))
+        if unknown or missing:
+            raise ConfigError(f"config.json (version {version}) does not match this version's "
+                              f"settings: unknown {unknown}, missing {missing}")
+        d["data_weights"] = tuple(d["data_weights"])
+        return cls(**d)
+
+
+def _from_unversioned(d: dict) -> dict:
+    """Version 0 (config.json without a version) -> 1: the settings added
+    before versions were recorded, with the values that reproduce what
+    such a run did: transposed-conv upsampling, no folder weights, no
+    class head, no learning-rate decay, one machine, float32 and one step
+    per compiled call."""
+    added = {"upsample": "transpose", "data_weights": [], "classification_weight": 0.0,
+             "temperature": 0.38, "rebalance": 0.5, "lr_decay_steps": 0,
+             "strategy": "mirrored", "worker_timeout": 600, "precision": "float32",
+             "steps_per_loop": 1}
+    return {**added, **d}
+
+
+# config.json's version, and the migration from each older version to the
+# next. A change to the fields adds a version and its migration here.
+CONFIG_VERSION = 1
+MIGRATIONS = {0: _from_unversioned}
 
 
 # Through tf.io.gfile: a model_dir may be any URI TensorFlow's file systems
 # know (gs://, and s3:// or hdfs:// through tensorflow-io).
 
 def config_path(model_dir: str) -> str:
-    return model_dir.rstrip("/") + "/" + CONFIG_FILE
+    return files.join(model_dir, CONFIG_FILE)
 
 
 def load(model_dir: str) -> TrainConfig:
@@ -231,13 +287,36 @@ def load(model_dir: str) -> TrainConfig:
 
 
 def save(cfg: TrainConfig) -> None:
-    """Written under a temporary name, then renamed (atomic on a local disk;
-    object stores copy, so a reader may briefly see no config.json there)."""
     tf.io.gfile.makedirs(cfg.model_dir)
-    path = config_path(cfg.model_dir)
-    with tf.io.gfile.GFile(path + ".tmp", "w") as f:
-        f.write(cfg.to_json())
-    tf.io.gfile.rename(path + ".tmp", path, overwrite=True)
+    files.write_atomic(config_path(cfg.model_dir), cfg.to_json())
+
+
+def record_start(cfg: TrainConfig, step: int, examples: int) -> None:
+    """Append this start to the run's history (starts.json: every start's
+    step, examples seen and settings), then write config.json, the latest
+    settings. A resume that changes what the data stream is made of is
+    recorded and warned about: its batches are not the ones the
+    uninterrupted run would have seen."""
+    path = files.join(cfg.model_dir, STARTS_FILE)
+    starts = []
+    if tf.io.gfile.exists(path):
+        with tf.io.gfile.GFile(path) as f:
+            starts = json.load(f)
+    previous = (TrainConfig.from_dict(starts[-1]["config"]) if starts
+                else load(cfg.model_dir) if step else None)
+    if previous is not None and step:
+        changed = [f"--{k}: {getattr(previous, k)!r} -> {getattr(cfg, k)!r}"
+                   for k in DATA_ORDER_FIELDS if getattr(previous, k) != getattr(cfg, k)]
+        if changed:
+            logging.warning("resuming at step %d with another training stream (%s): it "
+                            "continues after %d examples of the new stream, not where the "
+                            "run's own stream stopped (recorded in %s)", step,
+                            "; ".join(changed), examples, path)
+    starts.append({"time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "step": step,
+                   "examples": examples, "config": cfg.to_dict()})
+    tf.io.gfile.makedirs(cfg.model_dir)
+    files.write_atomic(path, json.dumps(starts, indent=1) + "\n")
+    save(cfg)
 
 
 def check_resume(previous: TrainConfig, current: TrainConfig) -> None:
@@ -252,7 +331,7 @@ def check_resume(previous: TrainConfig, current: TrainConfig) -> None:
             "use a new --model_dir, or the run's own flags to resume it")
 
 
-if __name__ == "__main__":  # python -m colorize.config: the README's flag table
+if __name__ == "__main__":  # python -m colorize.config: docs/training.md's flag table
     from colorize.settings import markdown_table
 
     print(markdown_table(TrainConfig), end="")

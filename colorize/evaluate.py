@@ -10,11 +10,13 @@ import math
 import os
 import sys
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 from tqdm import tqdm
 
-from colorize import folders, imageio, inference, metrics, visualize
+from colorize import files, folders, imageio, inference, metrics, visualize
+from colorize.settings import REQUIRED, setting
 
 GRID_DIR = "_grids"
 GRID_ROWS = 8
@@ -22,8 +24,6 @@ GRID_PANEL = 128
 # Below this mean chroma (Lab units) an input is a gray photo: nothing to
 # score against. Low on purpose, so desaturated colour photos are scored.
 GRAY_INPUT_CHROMA = 1.0
-METRIC_KEYS = ("psnr", "ssim", "auc", "colourfulness", "colourfulness_true",
-               "delta_colourfulness")
 # A batch is cut at this many decoded pixels as well as at --batch_size
 # photos. Batching only saves generator calls, which matter for small
 # photos; holding every photo of a batch would make memory grow with
@@ -35,31 +35,48 @@ class EvalError(Exception):
     """A problem with eval's arguments or folders (not with one image)."""
 
 
+MODELS = ("generator", "gray")
+
+
 @dataclasses.dataclass(frozen=True)
 class EvalConfig:
-    input: str
-    output: str
-    model_dir: str | None = None
-    step: int | None = None
-    saved_model: str | None = None
-    model: str = "generator"  # or "gray": the zero-chroma baseline
-    render_size: int | None = None
-    metrics: bool = False
-    grid: bool = False
-    overwrite: bool = False
-    batch_size: int = 8
-    max_pixels: int = imageio.MAX_PIXELS  # larger photos are skipped with the reason
-    progress: bool = True
+    """eval.py's settings: each field with setting() is a flag of the same
+    name (colorize.settings)."""
+    input: str = setting(REQUIRED, "Folder of photos (walked recursively) or one file.")
+    output: str = setting(REQUIRED, "Folder for the results, same relative paths as --input.")
+    model_dir: Optional[str] = setting(
+        None, "Training run: config.json + checkpoints. With no --model_dir, --saved_model or "
+        "--model=gray: the model shipped in the package.")
+    step: Optional[int] = setting(None, "Checkpoint step (default: the latest).")
+    saved_model: Optional[str] = setting(None, "An exported SavedModel instead of --model_dir.")
+    model: str = setting("generator", "gray: the zero-chroma baseline (no model needed).", MODELS)
+    render_size: Optional[int] = setting(None, "Size the generator runs at (default: trained "
+                                         "size).")
+    metrics: bool = setting(False, "Score against the inputs' colours: metrics.csv/.json.")
+    grid: bool = setting(False, "Write comparison sheets (gray | colorized | original).")
+    overwrite: bool = setting(False, "Replace outputs that already exist.")
+    batch_size: int = setting(8, "Photos per generator call, at most: a batch also ends once "
+                              "its photos are large (colorize.evaluate.BATCH_PIXELS), so memory "
+                              "does not grow with it.")
+    max_pixels: int = setting(imageio.MAX_PIXELS, "Skip photos larger than this, with the "
+                              "reason (bounds memory: about 0.6 GiB + 20 bytes a pixel).",
+                              flag="max_megapixels", unit=1e6)
+    progress: bool = True  # a progress bar on stderr (off in tests)
     # Colour from reference photos (colorize.reference): a colour photo or a
     # folder of them to learn from, or a model saved by an earlier run.
-    reference: str | None = None
-    reference_model: str | None = None
-    save_reference_model: str | None = None
-    # Mix in the automatic model's colour where the reference classifier is
-    # unsure (the model eval would use without --reference). Off by default:
-    # on photos that share the reference's colours it made them paler and
-    # lowered AuC (RESULTS.md, "Colour from reference photos").
-    reference_prior: bool = False
+    reference: Optional[str] = setting(
+        None, "A colour photo, or a folder of them, of the same subject: colours are learnt "
+        "from it once and used for every photo.")
+    reference_model: Optional[str] = setting(
+        None, "A reference model saved by --save_reference_model (instead of --reference).")
+    save_reference_model: Optional[str] = setting(
+        None, "Save what --reference learnt here (.npz), for a later run's --reference_model.")
+    # Off by default: on photos that share the reference's colours the mix
+    # made them paler and lowered AuC (RESULTS.md, "Colour from reference
+    # photos").
+    reference_prior: bool = setting(
+        False, "With --reference: mix in the automatic model's colour where the reference "
+        "classifier is unsure (see docs/reference.md).")
 
 
 def load_model(cfg: EvalConfig) -> inference.Model:
@@ -72,7 +89,7 @@ def load_model(cfg: EvalConfig) -> inference.Model:
     if cfg.model == "gray":
         return inference.gray_model(cfg.render_size or 64)
     if cfg.model != "generator":
-        raise EvalError(f"--model must be 'generator' or 'gray', got {cfg.model!r}")
+        raise EvalError(f"--model must be one of {', '.join(MODELS)}, got {cfg.model!r}")
     if cfg.saved_model and cfg.model_dir:
         raise EvalError("pass --model_dir or --saved_model, not both")
     if cfg.saved_model:
@@ -288,7 +305,7 @@ def _earlier_metrics(cfg: EvalConfig, folder: _Folder, report: _Report) -> None:
 
 def run(cfg: EvalConfig) -> dict:
     """Colorize cfg.input into cfg.output; returns the summary dict. When
-    stopped by folders.Stopped, metrics of the photos done so far are
+    stopped by signals.Stopped, metrics of the photos done so far are
     written before it propagates (a resumed run keeps them)."""
     folder = _inputs(cfg)
     model = load_model(cfg)
@@ -331,25 +348,19 @@ def exit_status(summary: dict) -> int:
     return folders.EXIT_SKIPPED if summary["skipped"] else folders.EXIT_OK
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def _write_metrics(out: Path, model_name: str, report: _Report) -> dict:
     rows = [report.rows[name] for name in sorted(report.rows)]
     mean = metrics.summarize(rows) if rows else {"count": 0}
     text = io.StringIO()
-    writer = csv.DictWriter(text, fieldnames=["path", "width", "height", *METRIC_KEYS])
+    writer = csv.DictWriter(text, fieldnames=["path", "width", "height", *metrics.METRIC_KEYS])
     writer.writeheader()
     for row in rows:
         writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
-    _write_atomic(out / "metrics.csv", text.getvalue())
+    files.write_atomic(out / "metrics.csv", text.getvalue())
     doc = {"model": model_name, "mean": mean, "gray_inputs_not_scored": sorted(report.gray_inputs),
            "per_image": [{k: (None if isinstance(v, float) and not math.isfinite(v) else v)
                           for k, v in row.items()} for row in rows]}
-    _write_atomic(out / "metrics.json", json.dumps(doc, indent=2) + "\n")
+    files.write_atomic(out / "metrics.json", json.dumps(doc, indent=2) + "\n")
     return mean
 
 

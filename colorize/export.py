@@ -13,15 +13,17 @@ the photo and for its mirror image (mirrored back): a test-time ensemble
 of two, at twice the cost of the small network (the full-resolution
 merge, most of a photo's time, runs once). A photo's colours do not
 depend on which way it faces, and the network's two guesses differ where
-it is unsure; their mean is the more accurate (shipped model: +0.06 to
-+0.14 dB PSNR on the validation sets) and a little less colourful.
+it is unsure; their mean is the more accurate and a little less
+colourful (RESULTS.md measures it on the shipped model).
 
 Re-exporting writes a SavedModel's generator (its predict_ab) again with
-this version's serving code, e.g. after serving_default got faster.
+this version's serving code.
+
+--output, --model_dir and --saved_model may be remote (gs://, s3:// ...).
 
 Signatures:
 - serving_default: `image` uint8 [H, W, C] (C = 1 or 3, any H and W) ->
-  `rgb` uint8 [H, W, 3], colorized at full resolution (colorize.inference).
+  `rgb` uint8 [H, W, 3], colorized at full resolution (colorize.fullres).
 - predict_ab: `l` float32 [B, S, S, 1], normalised L (L/50 - 1) -> `ab`
   float32 [B, S, S, 2], ab/110, at the trained size S.
 Only core TF ops are in the graph: loading needs neither colorize nor
@@ -30,14 +32,23 @@ tensorflow-io. The full-resolution kernels are XLA-compiled functions
 """
 from __future__ import annotations
 
+if __name__ == "__main__":  # python -m colorize.export: set up before TensorFlow loads
+    from colorize import quiet
+
+    quiet.setup_process()
+
+import dataclasses  # noqa: E402
 import os
 import shutil
 import sys
+import tempfile
+from typing import Optional
 
 import numpy as np
 import tensorflow as tf
 
-from colorize import inference
+from colorize import files, fullres, inference, settings
+from colorize.settings import REQUIRED, setting
 
 
 class ColorizerModule(tf.Module):
@@ -73,7 +84,7 @@ class ColorizerModule(tf.Module):
         return {"ab": self.predict_ab(l)}
 
     def _colorize(self, image):
-        return {"rgb": inference.colorize_image(image, self._predict_ab, self._size)}
+        return {"rgb": fullres.colorize_image(image, self._predict_ab, self._size)}
 
 
 class _Restored(tf.Module):
@@ -95,20 +106,26 @@ class _Restored(tf.Module):
 
 
 def _check_output(output: str, overwrite: bool) -> None:
-    if os.path.exists(output) and os.listdir(output) and not overwrite:
+    if tf.io.gfile.isdir(output) and tf.io.gfile.listdir(output) and not overwrite:
         raise FileExistsError(f"{output} exists and is not empty; pass --overwrite")
 
 
 def _save(module: ColorizerModule, output: str) -> None:
-    """Write to a temporary folder, then put it in place of output (which
-    may be the folder the module was loaded from): a failed export leaves
-    the old one as it was."""
+    """Write the SavedModel to output (which may be the folder the module
+    was loaded from); a local path or a URI (gs://, s3:// ...)."""
     signatures = {
         "serving_default": module.colorize,
         "predict_ab": tf.function(
             module._predict_ab_signature,
             input_signature=module.predict_ab.input_signature).get_concrete_function(),
     }
+    if files.is_remote(output):
+        with tempfile.TemporaryDirectory() as local:
+            tf.saved_model.save(module, local, signatures=signatures)
+            _upload(local, output)
+        return
+    # Locally: to a temporary folder, then put in place of output, so that
+    # a failed export leaves the old one as it was.
     base = output.rstrip("/")
     tmp, old = base + ".tmp", base + ".old"
     shutil.rmtree(tmp, ignore_errors=True)
@@ -120,6 +137,26 @@ def _save(module: ColorizerModule, output: str) -> None:
         os.replace(output, old)
     os.replace(tmp, output)
     shutil.rmtree(old, ignore_errors=True)
+
+
+def _upload(local: str, output: str) -> None:
+    """Copy a SavedModel folder over output, a URI. Object stores have no
+    folder rename, so the files are copied in place: saved_model.pb last
+    (a reader that finds it finds the variables it names), then the files
+    of an older export that this one does not have are removed."""
+    new = sorted(os.path.relpath(os.path.join(folder, name), local).replace(os.sep, "/")
+                 for folder, _, names in os.walk(local) for name in names)
+    new.sort(key=lambda rel: rel == "saved_model.pb")
+    for rel in new:
+        target = files.join(output, rel)
+        tf.io.gfile.makedirs(target.rsplit("/", 1)[0])
+        tf.io.gfile.copy(os.path.join(local, rel), target, overwrite=True)
+    if tf.io.gfile.isdir(output):
+        for folder, _, names in tf.io.gfile.walk(output):
+            for name in names:
+                path = files.join(folder, name)
+                if path[len(output.rstrip("/")) + 1:] not in new:
+                    tf.io.gfile.remove(path)
 
 
 def averaged_generator(model_dir: str, steps: list[int]):
@@ -165,69 +202,74 @@ def reexport(saved_model: str, output: str, overwrite: bool = False,
     _save(ColorizerModule(_Restored(model.owner), model.render_size, flip_average), output)
 
 
+@dataclasses.dataclass(frozen=True)
+class ExportConfig:
+    """colorize.export's settings: each field is a flag of the same name
+    (colorize.settings)."""
+    output: str = setting(REQUIRED, "SavedModel folder to write (a local path or a URI: gs://, "
+                          "s3:// ...).")
+    model_dir: Optional[str] = setting(None, "Training run (config.json + checkpoints).")
+    saved_model: Optional[str] = setting(
+        None, "Or a SavedModel exported here: re-exported with this version's serving code "
+        "(--output may be the same folder).")
+    step: Optional[int] = setting(None, "Checkpoint step (default: the latest).")
+    average: tuple[int, ...] = setting((), "Or checkpoint steps (comma-separated) whose "
+                                       "generator weights are averaged into the export.")
+    flip_average: bool = setting(
+        False, "Average the ab predicted for each photo and for its mirror image (a test-time "
+        "ensemble: more accurate, a little less colourful, twice the network's cost).")
+    overwrite: bool = setting(False, "Replace an existing --output.")
+
+    def validate(self) -> None:
+        if bool(self.model_dir) == bool(self.saved_model):
+            raise ValueError("pass --model_dir or --saved_model (one of them)")
+        if self.saved_model and (self.step is not None or self.average):
+            raise ValueError("--step and --average need --model_dir")
+        if self.step is not None and self.average:
+            raise ValueError("pass --step or --average (one of them)")
+
+
+def run_config(cfg: ExportConfig) -> str:
+    """The export cfg asks for; returns where it came from."""
+    cfg.validate()
+    if cfg.saved_model:
+        reexport(cfg.saved_model, cfg.output, cfg.overwrite, cfg.flip_average)
+        return cfg.saved_model
+    return export(cfg.model_dir, cfg.output, cfg.step, cfg.overwrite, list(cfg.average),
+                  cfg.flip_average)
+
+
 def main(argv):
     from absl import flags
 
     from colorize import shutdown
 
     f = flags.FLAGS
+    files.register_filesystems(f.model_dir, f.saved_model, f.output)
     return shutdown.exit_now(_main(argv), f.model_dir, f.saved_model, f.output)
 
 
 def _main(argv):
     del argv
-    from absl import flags
-
     from colorize import quiet
 
     quiet.tensorflow_info_off()  # this command prints what it did
-    f = flags.FLAGS
     try:
-        if bool(f.model_dir) == bool(f.saved_model):
-            raise ValueError("pass --model_dir or --saved_model (one of them)")
-        if f.saved_model and (f.step is not None or f.average):
-            raise ValueError("--step and --average need --model_dir")
-        if f.step is not None and f.average:
-            raise ValueError("pass --step or --average (one of them)")
-        try:
-            average = [int(s) for s in f.average]
-        except ValueError:
-            raise ValueError(f"--average takes checkpoint steps; got {','.join(f.average)}") from None
-        if f.saved_model:
-            reexport(f.saved_model, f.output, f.overwrite, f.flip_average)
-            path = f.saved_model
-        else:
-            path = export(f.model_dir, f.output, f.step, f.overwrite, average, f.flip_average)
+        cfg = settings.config_from_flags(ExportConfig)
+        path = run_config(cfg)
     except (OSError, ValueError) as e:  # missing or existing folders, bad flags
         print(f"error: {e}", file=sys.stderr)
         return 2
-    print(f"exported {path} -> {f.output}")
-    print(f"inspect: saved_model_cli show --all --dir {f.output}")
+    print(f"exported {path} -> {cfg.output}")
+    print(f"inspect: saved_model_cli show --all --dir {cfg.output}")
     return 0
-
-
-def _define_flags():
-    from absl import flags
-
-    flags.DEFINE_string("model_dir", None, "Training run (config.json + checkpoints).")
-    flags.DEFINE_string("saved_model", None, "Or a SavedModel exported here: re-exported with "
-                        "this version's serving code (--output may be the same folder).")
-    flags.DEFINE_string("output", None, "SavedModel folder to write.")
-    flags.DEFINE_integer("step", None, "Checkpoint step (default: the latest).")
-    flags.DEFINE_list("average", [], "Or checkpoint steps (comma-separated) whose generator "
-                      "weights are averaged into the export.")
-    flags.DEFINE_bool("flip_average", False, "Average the ab predicted for each photo and for "
-                      "its mirror image (a test-time ensemble: more accurate, a little less "
-                      "colourful, twice the network's cost).")
-    flags.DEFINE_bool("overwrite", False, "Replace an existing --output.")
-    flags.mark_flags_as_required(["output"])
 
 
 def run():
     """python -m colorize.export, and the console script colorize-export."""
     from absl import app
 
-    _define_flags()
+    settings.define_flags(ExportConfig, module_name=sys.argv[0])
     app.run(main)
 
 

@@ -13,11 +13,8 @@ builder and eval.py):
 """
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
 import stat
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -128,37 +125,3 @@ def inside(path: str | os.PathLike, folder: str | os.PathLike) -> bool:
     """Whether path is folder or lies below it (after resolving links)."""
     path, folder = Path(path).resolve(), Path(folder).resolve()
     return path == folder or folder in path.parents
-
-
-class Stopped(KeyboardInterrupt):
-    """SIGINT or SIGTERM stopped a folder tool. A KeyboardInterrupt, so that
-    the per-file `except Exception` handlers do not take it for one bad
-    file."""
-
-    def __init__(self, signum: int):
-        self.signum = signum
-        super().__init__(signal.Signals(signum).name)
-
-    @property
-    def exit_status(self) -> int:
-        return 128 + self.signum  # the shell's code for death by that signal
-
-
-@contextlib.contextmanager
-def stop_on_signals():
-    """SIGINT (Ctrl-C) and SIGTERM (what a cloud machine or a job scheduler
-    sends) raise Stopped in the main thread, so that a tool cleans up the
-    same way for both and exits with 128 + the signal's number."""
-    def handler(signum, frame):
-        raise Stopped(signum)
-
-    if threading.current_thread() is not threading.main_thread():
-        yield  # signals can only be caught in the main thread
-        return
-    signals = (signal.SIGINT, signal.SIGTERM)
-    previous = {s: signal.signal(s, handler) for s in signals}
-    try:
-        yield
-    finally:
-        for s, h in previous.items():
-            signal.signal(s, h)

@@ -24,6 +24,8 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from colorize import files
+
 # Extensions the folder walkers pick up (colorize.folders lists other
 # files as ignored).
 IMAGE_EXTENSIONS = frozenset(
@@ -225,9 +227,7 @@ def write_image(path: str | os.PathLike, rgb: np.ndarray) -> None:
     path = Path(path)
     encoded = encode_image(rgb, path.suffix or ".png")
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(encoded)
-    os.replace(tmp, path)
+    files.write_atomic(path, encoded)
 
 
 def encode_image(rgb: np.ndarray, suffix: str) -> bytes:
@@ -247,11 +247,38 @@ def center_crop_square(img: np.ndarray) -> np.ndarray:
     return img[top:top + s, left:left + s]
 
 
+# A photo more than this many times the network's size on a side is first
+# shrunk in its own 8 or 16 bits, so that no full-size float copy is made
+# (12 bytes a pixel); the second shrink then averages 4 x 4 or more of those
+# pixels, so their rounding is far below what the network can see. JPEGs
+# are decoded at 1/2 to 1/8 size while both sides stay this many times the
+# size (see read_image's min_side).
+SHRINK_MARGIN = 4
+
+
+def network_rgb(rgb: np.ndarray, size: int) -> np.ndarray:
+    """The one route from a photo to what the network sees, for the shard
+    builder (which stores it) and for inference (which feeds it): RGB
+    [H, W, 3] (uint8, uint16 or float in [0, 1]) -> float32 [size, size, 3]
+    in [0, 1], the whole photo squashed to a square by area averaging in
+    sRGB (resize). fullres.network_input_tf is its TensorFlow twin, for
+    the exported SavedModel (tested to agree)."""
+    h, w = rgb.shape[:2]
+    edge = SHRINK_MARGIN * size
+    if rgb.dtype in (np.uint8, np.uint16) and max(h, w) > edge:
+        rgb = resize(rgb, min(h, edge), min(w, edge))
+    return resize(to_unit_float(rgb), size, size)
+
+
 def resize(img: np.ndarray, height: int, width: int) -> np.ndarray:
-    """Area interpolation to shrink (no aliasing), bilinear to enlarge."""
+    """Area averaging along the axes that shrink (no aliasing), then
+    bilinear along those that grow: separable, so that TensorFlow's area
+    and bilinear resizes compute the same (fullres.resize_tf)."""
     h, w = img.shape[:2]
-    if (h, w) == (height, width):
-        return img
-    interp = cv2.INTER_AREA if height * width < h * w else cv2.INTER_LINEAR
-    out = cv2.resize(img, (width, height), interpolation=interp)
+    mid = (min(h, height), min(w, width))
+    out = img
+    if mid != (h, w):
+        out = cv2.resize(out, mid[::-1], interpolation=cv2.INTER_AREA)
+    if mid != (height, width):
+        out = cv2.resize(out, (width, height), interpolation=cv2.INTER_LINEAR)
     return out if out.ndim == img.ndim else out[..., None]

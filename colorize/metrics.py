@@ -2,9 +2,9 @@
 
 Every function scores one image at its own resolution. RGB inputs are
 uint8 [H, W, 3] (0..255); ab inputs are float [H, W, 2] in Lab units.
-Nothing here imports TensorFlow itself, so eval can score images in plain
-NumPy (importing the `colorize` package still loads TF through
-colorize.color, whose NumPy Lab conversion is used for the AuC).
+The scores are computed in plain NumPy (the Lab conversion of the AuC is
+colorize.color's NumPy route; that module also holds TF's, so importing
+this one loads TensorFlow, but sets nothing outside the package).
 
 Definitions:
 - psnr: 10 log10(255^2 / MSE), MSE over all pixels and channels; +inf for
@@ -86,10 +86,8 @@ def row_strips(height: int, width: int):
 # PSNR from the exact integer sum of squared errors (skimage's copies both
 # images to float64 first). SSIM is scikit-image's, which computes the
 # definition above exactly (the tests compare it with a window-by-window
-# evaluation of Wang et al.'s formulas) and measured faster than this
-# project's earlier OpenCV version on large photos (4.5 s against 16.7 s at
-# 12 MP); it runs on overlapping row strips, whose valid windows are
-# exactly the whole image's.
+# evaluation of Wang et al.'s formulas); it runs on overlapping row strips,
+# whose valid windows are exactly the whole image's.
 
 def psnr(pred_rgb_u8: np.ndarray, true_rgb_u8: np.ndarray) -> float:
     """PSNR in dB on 8-bit RGB: 10 log10(255^2 / MSE), the MSE taken over all

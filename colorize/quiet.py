@@ -9,6 +9,43 @@ import re
 import sys
 import tempfile
 
+class _DropNoise(logging.Filter):
+    """Drops a logger's records that begin with one of the prefixes."""
+
+    def __init__(self, *prefixes: str):
+        super().__init__()
+        self.prefixes = prefixes
+
+    def filter(self, record):
+        return not str(record.msg).startswith(self.prefixes)
+
+
+# TF 2.16's checkpoint writer logs "Sharding callback duration: N" at INFO
+# through absl on every save: timing noise in the training log. Under a
+# multi-worker strategy TensorFlow logs an INFO line for each all-reduce it
+# traces, some thirty per training run.
+ABSL_NOISE = _DropNoise("Sharding callback duration")
+TENSORFLOW_NOISE = _DropNoise("Collective all_reduce tensors")
+
+
+def setup_process() -> None:
+    """What every entry point (train.py, eval.py, python -m colorize.data,
+    python -m colorize.export) sets for its process, before TensorFlow is
+    first imported:
+    - TensorFlow's C++ INFO and WARNING lines (oneDNN and CPU-feature
+      notices) off: noise for a user; its ERROR lines still show. A value
+      the user set wins.
+    - the log noise above dropped;
+    - TensorFlow's Python logger has a stderr handler of its own and also
+      passes its records up to the root logger, where absl prints them
+      again: every TF line appeared twice. Its own handler prints them once."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    logging.getLogger("absl").addFilter(ABSL_NOISE)
+    tf_logger = logging.getLogger("tensorflow")
+    tf_logger.addFilter(TENSORFLOW_NOISE)
+    tf_logger.propagate = False
+
+
 # XLA's C++ runtime logs these INFO lines through absl on a process's
 # first XLA compile, whatever TF_CPP_MIN_LOG_LEVEL says (that variable
 # governs TF's own logging, not absl's): start-up noise for a user.

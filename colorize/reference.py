@@ -37,7 +37,7 @@ them where a measurement applies):
 - Everything per pixel runs at a bounded work size (ReferenceConfig.size,
   squashed to a square like the network's input), so any photo size works
   at a fixed cost; the result is merged onto the photo's own
-  full-resolution L as for the network (colorize.inference.merge).
+  full-resolution L as for the network (colorize.fullres.merge).
 """
 from __future__ import annotations
 
@@ -173,15 +173,10 @@ def reduce(model: ReferenceModel, raw: np.ndarray) -> np.ndarray:
 
 def work_lab(photo: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
     """Photo [H, W, C] (uint8, uint16 or float) -> (L [S, S] by the same
-    route as a photo to colorize (colorize.inference.photo_network_input),
-    ab [S, S, 2] of the photo shrunk by area averaging)."""
-    l_in = inference.photo_network_input(inference.as_image_tensor(photo), size)
-    l = color.denormalize_l(l_in).numpy()[..., 0]
-    small = imageio.to_unit_float(imageio.resize(np.asarray(photo), size, size))
-    if small.shape[-1] == 1:
-        small = np.repeat(small, 3, axis=-1)
-    ab = color.rgb_to_lab_np(small[..., :3])[..., 1:]
-    return l.astype(np.float32), ab.astype(np.float32)
+    route as a photo to colorize (colorize.imageio.network_rgb),
+    ab [S, S, 2] of the same shrunk photo)."""
+    lab = color.rgb_to_lab_np(imageio.network_rgb(inference.to_rgb3_np(np.asarray(photo)), size))
+    return lab[..., 0].astype(np.float32), lab[..., 1:].astype(np.float32)
 
 
 def check_colourful(photo: np.ndarray, name: str) -> None:

@@ -19,8 +19,8 @@ def exit_now(status: int, *paths) -> int:
     """Exit the process with status, skipping the interpreter's and
     TensorFlow's teardown, once the entry point's work is written (files
     are closed, summaries flushed and checkpoints saved synchronously):
-    - the teardown of TF's C++ runtime took 0.5-0.7 s of an eval.py run
-      on one photo (3.3 s in all; bench/bench_startup.py);
+    - the teardown of TF's C++ runtime is a noticeable part of a short
+      command (bench/bench_startup.py measures it);
     - after S3 was used, tensorflow-io 0.37's file system aborts in its C++
       destructors ("pure virtual method called", exit status 134:
       tensorflow/io#2039, fixed after 0.37), which would turn every

@@ -13,34 +13,22 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
-import json
 import math
-import os
 import signal
 import sys
-import threading
 
 import keras
 import numpy as np
 import tensorflow as tf
 from absl import logging
-from tqdm import tqdm
 
-from colorize import (ab_bins, cluster, color, config as config_lib, imageio, losses, models,
-                      quiet, visualize)
-from colorize.data import builder, pipeline, records
+from colorize import (ab_bins, cluster, color, config as config_lib, files, losses, models,
+                      quiet, signals, summaries, visualize)
+from colorize.data import checks, pipeline
 
 GRID_EXAMPLES = 8
-D_METRICS = ("d_loss", "d_real", "d_fake", "d_acc", "gradient_penalty")
-# adv_share: the adversarial-share meter, ||d adversarial / d ab|| over
-# ||d reconstruction / d ab||, both on G's output over the global batch: how
-# hard the GAN pushes G's colours next to the L1/L2 term (0: an inert GAN).
-G_METRICS = ("g_total", "g_l1", "g_l2", "g_cls", "g_adv", "adv_share")
-
-
-# TensorBoard groups: the meters apart from the losses.
-METER_GROUP = {"adv_share": "gan", "d_acc": "gan"}
 
 
 class NonFiniteLoss(RuntimeError):
@@ -54,35 +42,6 @@ class Interrupted(Exception):
         self.signum, self.step, self.checkpoint = signum, step, checkpoint
         super().__init__(f"{signal.Signals(signum).name} at step {step}: saved {checkpoint}; "
                          "run the same command again to resume")
-
-
-class StopOnSignal:
-    """While active, SIGINT and SIGTERM (what a preemptible cloud machine
-    sends before it stops) only raise a flag: the loop finishes the compiled
-    call in flight, checkpoints and stops. A second signal stops at once.
-    Outside the main thread signals cannot be caught: then nothing changes."""
-
-    SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
-    def __init__(self):
-        self.signum = None
-        self._previous = {}
-
-    def _handle(self, signum, frame):
-        if self.signum is not None:
-            raise KeyboardInterrupt
-        self.signum = signum
-        logging.warning("%s: stopping after the current step to save a checkpoint "
-                        "(send it again to stop at once)", signal.Signals(signum).name)
-
-    def __enter__(self):
-        if threading.current_thread() is threading.main_thread():
-            self._previous = {s: signal.signal(s, self._handle) for s in self.SIGNALS}
-        return self
-
-    def __exit__(self, *exc):
-        for s, handler in self._previous.items():
-            signal.signal(s, handler)
 
 
 def decay_factor(cfg: config_lib.TrainConfig, step) -> tf.Tensor:
@@ -111,7 +70,6 @@ class Trainer:
         distribution over the ab bins (see class_prior()); None: uniform."""
         self.cfg = cfg
         self.strategy = strategy
-        self.variant = cfg.variant
         self.global_batch = cfg.batch_size
         self.bins = ab_bins.gamut_bins() if cfg.classifies else None
         if cfg.classifies:
@@ -126,21 +84,23 @@ class Trainer:
             self.g_optimizer.build(self.generator.trainable_variables)
             self.discriminator = None
             self.d_optimizer = None
-            if self.variant.discriminator is not None:
+            if cfg.variant.discriminator is not None:
                 self.discriminator = models.build_discriminator(
-                    self.variant.discriminator, cfg.image_size, cfg.width, cfg.sync_bn)
+                    cfg.variant.discriminator, cfg.image_size, cfg.width, cfg.sync_bn)
                 self.d_optimizer = make_optimizer(cfg, cfg.lr_d)
                 self.d_optimizer.build(self.discriminator.trainable_variables)
             self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
-            # Global batches drawn from the training stream so far: where a
-            # resumed run picks the data order up (checkpoints from before
-            # it existed restore it as 0: the stream starts again).
-            self.batches = tf.Variable(0, dtype=tf.int64, trainable=False, name="batches")
-        parts = {"generator": self.generator, "g_optimizer": self.g_optimizer, "step": self.step,
-                 "batches": self.batches}
+            # Examples drawn from the global training stream so far: where a
+            # resumed run picks the data order up, whatever its --batch_size.
+            self.examples = tf.Variable(0, dtype=tf.int64, trainable=False, name="examples")
+            # WGAN-GP's interpolation weights, drawn per replica (see
+            # models.replica_seed).
+            self.gp_seeds = keras.random.SeedGenerator(cfg.seed, name="gp_seeds")
+        self.parts = {"generator": self.generator, "g_optimizer": self.g_optimizer,
+                      "step": self.step, "examples": self.examples}
         if self.discriminator is not None:
-            parts.update(discriminator=self.discriminator, d_optimizer=self.d_optimizer)
-        self.checkpoint = tf.train.Checkpoint(**parts)
+            self.parts.update(discriminator=self.discriminator, d_optimizer=self.d_optimizer)
+        self.checkpoint = tf.train.Checkpoint(**self.parts)
         # Every worker saves (saving may run collectives); only the chief
         # into model_dir.
         self.chief = cluster.is_chief(strategy)
@@ -148,11 +108,11 @@ class Trainer:
         self.manager = tf.train.CheckpointManager(self.checkpoint, self.write_dir,
                                                   max_to_keep=cfg.keep_checkpoints)
         if self.discriminator is not None:
-            params = {p: getattr(cfg, p) for p in self.variant.discriminator_loss_params}
-            self._discriminator_loss = functools.partial(self.variant.discriminator_loss, **params)
+            params = {p: getattr(cfg, p) for p in cfg.variant.discriminator_loss_params}
+            self._discriminator_loss = functools.partial(cfg.variant.discriminator_loss, **params)
         # The loops are written as tf.while_loop, so AutoGraph has nothing to
         # convert: converting every function the step calls (Keras layers
-        # included) was about 1 s of a run's first step.
+        # included) would only slow the first step (bench/bench_startup.py).
         self.train_step = tf.function(self._train_step, autograph=False)
 
     # --- layer 1: per replica -------------------------------------------------
@@ -164,7 +124,7 @@ class Trainer:
         """Per example: 1 where D tells the true colours from G's for the
         same L (chance: 0.5), else 0."""
         real, fake = losses.per_example_mean(real_out), losses.per_example_mean(fake_out)
-        better = real > fake if self.variant.higher_is_real else real < fake
+        better = real > fake if self.cfg.variant.higher_is_real else real < fake
         return tf.cast(better, tf.float32)
 
     def _discriminator_update(self, l, ab, fake) -> dict:
@@ -177,7 +137,7 @@ class Trainer:
             per_example = self._discriminator_loss(real_out, fake_out)
             penalty = tf.zeros_like(per_example)
             if cfg.gp_weight > 0:
-                alpha = tf.random.uniform([tf.shape(l)[0]])
+                alpha = self._interpolation_weights(tf.shape(l)[0])
                 penalty = losses.gradient_penalty(self.discriminator, l, ab, fake, alpha)
             loss = self._average(per_example + cfg.gp_weight * penalty)
         variables = self.discriminator.trainable_variables
@@ -190,6 +150,12 @@ class Trainer:
                 "d_fake": self._average(losses.per_example_mean(fake_out)),
                 "d_acc": self._average(self._real_ranked_higher(real_out, fake_out)),
                 "gradient_penalty": self._average(penalty)}
+
+    def _interpolation_weights(self, n) -> tf.Tensor:
+        """WGAN-GP's [n] uniform weights between true and generated colours,
+        different on every replica, every worker's included (a plain
+        tf.random draw is the same on every worker: same graph, same seed)."""
+        return tf.random.stateless_uniform([n], models.replica_seed(self.gp_seeds))
 
     def _decode(self, out: tf.Tensor) -> tf.Tensor:
         """G's output -> ab in the network's range: the annealed mean of the
@@ -217,7 +183,7 @@ class Trainer:
         cfg = self.cfg
         with tf.GradientTape() as g_tape:
             out = self.generator(l, training=True)
-        metrics = {k: tf.constant(0.0) for k in D_METRICS}
+        metrics = {k: tf.constant(0.0) for k in summaries.D_METRICS}
         if self.discriminator is not None:
             metrics = self._discriminator_update(l, ab, tf.stop_gradient(self._decode(out)))
         with tf.GradientTape(persistent=True) as tape:
@@ -229,8 +195,8 @@ class Trainer:
                    if cfg.classifies else tf.zeros_like(l1))
             adv = tf.zeros_like(l1)
             if self.discriminator is not None:
-                d_out = self.discriminator([l, fake], training=self.variant.batch_stats_in_g_step)
-                adv = self.variant.generator_loss(d_out)
+                d_out = self.discriminator([l, fake], training=cfg.variant.batch_stats_in_g_step)
+                adv = cfg.variant.generator_loss(d_out)
             reconstruction = self._average(cfg.l1_weight * l1 + cfg.l2_weight * l2
                                            + cfg.classification_weight * cls)
             adversarial = self._average(cfg.gan_weight * adv)
@@ -292,7 +258,7 @@ class Trainer:
 
             tf.while_loop(lambda i: i < draws - 1, critic_step, [tf.constant(0)])
         metrics = self._run(self._joint_replica_step, next(iterator))
-        self.batches.assign_add(tf.cast(draws, tf.int64))
+        self.examples.assign_add(tf.cast(draws * self.global_batch, tf.int64))
         adv_sq, rec_sq = metrics.pop("adv_grad_sq"), metrics.pop("rec_grad_sq")
         metrics["adv_share"] = tf.math.divide_no_nan(tf.sqrt(adv_sq), tf.sqrt(rec_sq))
         self.step.assign_add(1)
@@ -301,106 +267,63 @@ class Trainer:
     def _train_step(self, iterator, steps):
         """`steps` generator updates in one call (SimCLR's steps_per_loop):
         the host neither waits for nor reads anything between them. Returns
-        the last update's metrics."""
-        metrics = {k: tf.constant(0.0) for k in D_METRICS + G_METRICS}
-        _, metrics = tf.while_loop(lambda i, _: i < steps,
-                                   lambda i, _: (i + 1, self._one_step(iterator)),
-                                   [tf.constant(0), metrics])
-        return metrics
+        the metrics' means over the call's updates."""
+        zeros = {k: tf.constant(0.0) for k in summaries.D_METRICS + summaries.G_METRICS}
 
-    def restore(self) -> int:
+        def body(i, total):
+            metrics = self._one_step(iterator)
+            return i + 1, {k: total[k] + metrics[k] for k in total}
+
+        _, total = tf.while_loop(lambda i, _: i < steps, body, [tf.constant(0), zeros])
+        return {k: v / tf.cast(steps, tf.float32) for k, v in total.items()}
+
+    def restore(self, previous: config_lib.TrainConfig | None = None) -> int:
         """Restore model_dir's latest checkpoint, if any (every worker reads
-        the chief's); returns the step."""
+        the chief's); returns the step. previous: the settings the run last
+        started with (config.json), for checkpoints of older versions."""
         latest = tf.train.latest_checkpoint(self.cfg.model_dir)
-        if latest:
-            try:
-                self.checkpoint.restore(latest).assert_existing_objects_matched()
-            except (AssertionError, ValueError) as e:
-                raise config_lib.ConfigError(
-                    f"{latest} does not fit the model these flags build (written by another "
-                    f"version or architecture?): {str(e).strip().splitlines()[0][:300]}; use a "
-                    "new --model_dir") from e
+        if not latest:
+            return 0
+        saved = {name.split("/")[0] for name, _ in tf.train.list_variables(latest)}
+        # Variables a later version added are restored where the checkpoint
+        # has them, and derived below where it does not.
+        parts = {k: v for k, v in self.parts.items() if k in saved or k not in ADDED_LATER}
+        try:
+            tf.train.Checkpoint(**parts).restore(latest).assert_existing_objects_matched()
+        except (AssertionError, ValueError) as e:
+            raise config_lib.ConfigError(
+                f"{latest} does not fit the model these flags build (written by another "
+                f"version or architecture?): {str(e).strip().splitlines()[0][:300]}; use a "
+                "new --model_dir") from e
+        for name in ADDED_LATER:
+            if name not in saved:
+                ADDED_LATER[name](self, latest, saved, previous)
         return int(self.step.numpy())
-
-    def any_worker(self, flag: bool) -> bool:
-        """Whether flag is true on any worker: workers agree to stop at the
-        same step (a signal reaches each at its own moment)."""
-        if cluster.num_workers(self.strategy) == 1:
-            return flag
-        return bool(self._any_worker(tf.constant(float(flag))) > 0)
-
-    @tf.function
-    def _any_worker(self, flag):
-        per_replica = self.strategy.run(lambda: tf.identity(flag))
-        return self.strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
 
     def colorize(self, l: tf.Tensor) -> tf.Tensor:
         return self._decode(self.generator(l, training=False))
 
 
+def _examples_of_older_checkpoint(trainer: Trainer, path: str, saved: set,
+                                  previous: config_lib.TrainConfig | None) -> None:
+    """Checkpoints from before `examples` counted global batches drawn
+    (`batches`), in the run's --batch_size of the time; older ones counted
+    nothing: their run starts the data stream again."""
+    if "batches" in saved and previous is not None:
+        batches = int(tf.train.load_variable(path, "batches/.ATTRIBUTES/VARIABLE_VALUE"))
+        trainer.examples.assign(batches * previous.batch_size)
+    else:
+        trainer.examples.assign(0)
+        logging.warning("%s does not record how much of the training data it has seen (an "
+                        "older version wrote it): the data stream starts again", path)
+
+
+# Checkpointed variables added after the first version, and how a
+# checkpoint without one sets it: name -> fn(trainer, path, names saved,
+# previous config).
+ADDED_LATER = {"examples": _examples_of_older_checkpoint}
+
 # --- layer 3: the host loop -------------------------------------------------------
-
-def data_dirs(cfg: config_lib.TrainConfig) -> tuple[str, str]:
-    """(train pattern, grid pattern): the grid uses val shards, or the train
-    shards in eval order when the data has no val split."""
-    train = pipeline.split_pattern(cfg.data, "train")
-    val = pipeline.split_pattern(cfg.data, "val")
-    pipeline.shard_files(train)  # raises with the pattern when there are none
-    try:
-        pipeline.shard_files(val)
-    except FileNotFoundError:
-        val = train
-    return train, val
-
-
-def stored_size(pattern: str) -> tuple[int, int]:
-    first = pipeline.shard_files(pattern)[0]
-    for serialized in tf.data.TFRecordDataset(first).take(1):
-        f = records.parse_stored(serialized)
-        return int(f["l"].shape[0]), int(f["l"].shape[1])
-    raise ValueError(f"shard {first} holds no examples")
-
-
-def check_geometry(data: str) -> None:
-    """Refuse shards stored as centre crops (the builder's old default):
-    inference feeds whole photos squashed to a square, and a model must meet
-    the geometry it was trained on."""
-    for folder in filter(None, (d.strip() for d in data.split(","))):
-        path = folder.rstrip("/") + "/" + builder.MANIFEST
-        if not tf.io.gfile.exists(path):
-            continue  # shards from elsewhere: nothing recorded to check
-        with tf.io.gfile.GFile(path) as f:
-            manifest = json.load(f)
-        if manifest.get("options", {}).get("mode") == "crop":
-            raise config_lib.ConfigError(
-                f"{folder} was built with --mode=crop (centre crops), but inference colorizes "
-                "whole photos squashed to a square; rebuild it with this version of "
-                "colorize.data, which stores whole photos")
-
-
-def check_data(cfg: config_lib.TrainConfig) -> tuple[str, str]:
-    check_geometry(cfg.data)
-    train, val = data_dirs(cfg)
-    h, w = stored_size(train)
-    if min(h, w) < cfg.image_size:
-        raise config_lib.ConfigError(
-            f"--image_size={cfg.image_size} is larger than the stored images ({h}x{w} in "
-            f"{cfg.data}); rebuild the shards with --size >= {cfg.image_size}")
-    return train, val
-
-
-def grid_batch(pattern: str, cfg: config_lib.TrainConfig) -> tuple[tf.Tensor, tf.Tensor]:
-    ds = pipeline.make_dataset(pattern, GRID_EXAMPLES, training=False, image_size=cfg.image_size)
-    return next(iter(ds))
-
-
-def grid_image(l, fake_ab, real_ab) -> np.ndarray:
-    """(gray | colorized | real) rows, float RGB [0, 1]."""
-    gray = color.network_to_rgb(l, tf.zeros_like(real_ab)).numpy()
-    fake = color.network_to_rgb(l, fake_ab).numpy()
-    real = color.network_to_rgb(l, real_ab).numpy()
-    return visualize.comparison_sheet([[g, f, r] for g, f, r in zip(gray, fake, real)])
-
 
 # Examples of the training stream the classification prior is estimated
 # from: 2,048 photos at 64 px are 8 M ab pixels.
@@ -410,28 +333,21 @@ PRIOR_EXAMPLES = 2048
 def class_prior(cfg: config_lib.TrainConfig, train_pattern: str,
                 chief: bool = True) -> np.ndarray | None:
     """--loss=classification: the distribution of the training data over
-    the ab bins, from the first PRIOR_EXAMPLES examples of the training
-    stream (the same on every worker: a function of --data, --data_weights
-    and --seed). Stored with the run (ab_prior.json), and read back from
-    there when the run resumes."""
+    the ab bins (ab_bins.run_prior), from the first PRIOR_EXAMPLES examples
+    of the training stream (the same on every worker: a function of --data,
+    --data_weights and --seed)."""
     if not cfg.classifies:
         return None
-    stored = ab_bins.load_prior(cfg.model_dir)
-    bins = ab_bins.gamut_bins()
-    if stored is not None:
-        if not np.array_equal(stored[0], bins):
-            raise config_lib.ConfigError(
-                f"{cfg.model_dir}/{ab_bins.PRIOR_FILE} holds other ab bins than this version's")
-        return stored[1]
     ds = pipeline.make_dataset(train_pattern, 16, training=True, image_size=cfg.image_size,
                                shuffle_buffer=cfg.shuffle_buffer, seed=cfg.seed,
                                weights=cfg.data_weights or None)
-    prior = ab_bins.estimate_prior(
-        (color.denormalize_ab(ab) for _, ab in ds.take(PRIOR_EXAMPLES // 16)), bins)
-    if chief:
-        ab_bins.save_prior(cfg.model_dir, bins, prior, PRIOR_EXAMPLES)
-    logging.info("class prior over %d ab bins from %d training examples: the most common "
-                 "bin holds %.1f%%", len(bins), PRIOR_EXAMPLES, 100 * prior.max())
+    batches = (color.denormalize_ab(ab) for _, ab in ds.take(PRIOR_EXAMPLES // 16))
+    try:
+        prior = ab_bins.run_prior(cfg.model_dir, batches, PRIOR_EXAMPLES, save=chief)
+    except ValueError as e:
+        raise config_lib.ConfigError(str(e)) from e
+    logging.info("class prior over %d ab bins: the most common bin holds %.1f%%",
+                 len(prior), 100 * prior.max())
     return prior
 
 
@@ -440,7 +356,7 @@ def prepare(cfg: config_lib.TrainConfig) -> tuple[config_lib.TrainConfig, str, s
     changes the architecture; no model is built here. Returns the resolved
     config and the (train, grid) shard patterns."""
     cfg = cfg.resolved()
-    train_pattern, grid_pattern = check_data(cfg)
+    train_pattern, grid_pattern = checks.check(cfg.data, cfg.image_size)
     if tf.io.gfile.exists(config_lib.config_path(cfg.model_dir)):
         config_lib.check_resume(config_lib.load(cfg.model_dir), cfg)
     return cfg, train_pattern, grid_pattern
@@ -450,7 +366,8 @@ def train(cfg: config_lib.TrainConfig, strategy: tf.distribute.Strategy | None =
     """Train to cfg.max_steps (resuming from model_dir); returns the last metrics."""
     # The strategy first: MultiWorkerMirroredStrategy must be set up before
     # TensorFlow runs anything (prepare reads the shards).
-    strategy = strategy or cluster.make_strategy(cfg.resolved())
+    strategy = strategy or cluster.make_strategy(cfg.strategy, cfg.worker_timeout)
+    cfg = dataclasses.replace(cfg, precision=cluster.agreed_precision(strategy, cfg.precision))
     cfg, train_pattern, grid_pattern = prepare(cfg)
     replicas = strategy.num_replicas_in_sync
     if cfg.batch_size % replicas:
@@ -474,45 +391,55 @@ def train(cfg: config_lib.TrainConfig, strategy: tf.distribute.Strategy | None =
 
 def _train(cfg, trainer: Trainer, train_pattern: str, grid_pattern: str) -> dict:
     strategy, replicas = trainer.strategy, trainer.strategy.num_replicas_in_sync
-    step = trainer.restore()
+    previous = (config_lib.load(cfg.model_dir)
+                if tf.io.gfile.exists(config_lib.config_path(cfg.model_dir)) else None)
+    step = trainer.restore(previous)
+    consumed = int(trainer.examples.numpy())
     if trainer.chief:
-        config_lib.save(cfg)
+        config_lib.record_start(cfg, step, consumed)
     if step >= cfg.max_steps:
         logging.info("%s is at step %d >= --max_steps=%d: nothing to do", cfg.model_dir, step,
                      cfg.max_steps)
         return {"step": step}
     if step:
-        logging.info("resumed from %s at step %d; the data order continues after %d batches",
-                     trainer.manager.latest_checkpoint, step, int(trainer.batches.numpy()))
+        logging.info("resumed from %s at step %d; the data order continues after %d examples",
+                     trainer.manager.latest_checkpoint, step, consumed)
     logging.info("training %s/%s %s on %d replica(s) (%d worker(s)), global batch %d, %d steps "
                  "-> %s", cfg.gan, cfg.loss, cfg.generator, replicas,
                  cluster.num_workers(strategy), cfg.batch_size, cfg.max_steps, cfg.model_dir)
 
     # A resumed run continues the data order: the global stream skips the
-    # examples already served (global batches x global batch).
-    consumed = int(trainer.batches.numpy())
+    # examples already served.
     dataset = strategy.distribute_datasets_from_function(
         lambda ctx: pipeline.make_dataset(train_pattern, cfg.batch_size, training=True,
                                           image_size=cfg.image_size, input_context=ctx,
                                           shuffle_buffer=cfg.shuffle_buffer, seed=cfg.seed,
-                                          weights=cfg.data_weights or None,
-                                          skip=consumed * cfg.batch_size))
+                                          weights=cfg.data_weights or None, skip=consumed))
     iterator = iter(dataset)
-    grid_l, grid_ab = grid_batch(grid_pattern, cfg)
+    grid_l, grid_ab = next(iter(pipeline.make_dataset(grid_pattern, GRID_EXAMPLES, training=False,
+                                                      image_size=cfg.image_size)))
     # Summaries and samples: the chief's alone.
-    writer = (tf.summary.create_file_writer(cfg.model_dir.rstrip("/") + "/train") if trainer.chief
+    writer = (tf.summary.create_file_writer(files.join(cfg.model_dir, "train")) if trainer.chief
               else tf.summary.create_noop_writer())
-    samples_dir = cfg.model_dir.rstrip("/") + "/samples"
+    samples_dir = files.join(cfg.model_dir, "samples")
+    learning_rates = {"generator": trainer.g_optimizer.learning_rate}
+    if trainer.d_optimizer is not None:
+        learning_rates["discriminator"] = trainer.d_optimizer.learning_rate
+    hidden = (() if trainer.discriminator is not None
+              else (*summaries.D_METRICS, "adv_share"))
 
-    metrics, progress = {}, None
-    with StopOnSignal() as stop:
-        while step < cfg.max_steps and not trainer.any_worker(stop.signum is not None):
+    metrics, progress, since_summary = {}, None, summaries.StepMean()
+    # Everything up to the last save happens under the signal handlers: a
+    # signal at any point is a request to checkpoint and stop.
+    with signals.StopRequest() as stop:
+        while step < cfg.max_steps and not cluster.any_worker(strategy, stop.signum is not None):
             steps = steps_to_next_event(step, cfg)
             # The classification loss runs XLA kernels: their start-up notices go.
             with (quiet.without_xla_startup_lines() if cfg.classifies and progress is None
                   else contextlib.nullcontext()):
                 metrics = trainer.train_step(iterator, tf.constant(steps))
-            metrics = {k: float(v) for k, v in metrics.items()}  # the host's one wait per call
+            # The host's one wait per call; means over the call's steps.
+            metrics = {k: float(v) for k, v in metrics.items() if k not in hidden}
             step += steps
             if not all(math.isfinite(v) for v in metrics.values()):
                 bad = ", ".join(f"{k}={v}" for k, v in metrics.items() if not math.isfinite(v))
@@ -521,30 +448,31 @@ def _train(cfg, trainer: Trainer, train_pattern: str, grid_pattern: str) -> dict
                     f"good checkpoint is "
                     f"{trainer.manager.latest_checkpoint or 'none (no checkpoint yet)'}. "
                     "Try a lower learning rate.")
+            since_summary.add(metrics, steps)
             if progress is None:  # the first call includes tracing: the rate starts after it
-                progress = _progress_bar(cfg, step)
+                progress = summaries.progress_bar(cfg.max_steps, step)
             progress.update(step - progress.n)
             last = step == cfg.max_steps
             if step % cfg.log_every == 0 or last:
-                progress.set_postfix_str(_progress_text(cfg, metrics, progress),
-                                         refresh=sys.stderr.isatty())
+                progress.set_postfix_str(
+                    summaries.progress_text(metrics, progress, cfg.batch_size, cfg.classifies,
+                                            trainer.discriminator is not None),
+                    refresh=sys.stderr.isatty())
             if step % cfg.summary_every == 0 or last:
-                _write_scalars(writer, trainer, metrics, step)
+                summaries.write_scalars(writer, since_summary.take(), step, learning_rates)
             if (step % cfg.image_every == 0 or last) and trainer.chief:
-                _write_grid(writer, trainer, grid_l, grid_ab, step, samples_dir)
+                sheet = visualize.network_grid(grid_l, trainer.colorize(grid_l), grid_ab)
+                summaries.write_grid(writer, sheet, step, samples_dir)
             if step % cfg.checkpoint_every == 0 or last:
                 trainer.manager.save(checkpoint_number=step)
-    if step < cfg.max_steps:  # stopped by a signal, here or on another worker
-        if step % cfg.checkpoint_every:  # else this step is saved already
-            trainer.manager.save(checkpoint_number=step)
+        if step < cfg.max_steps and step % cfg.checkpoint_every:
+            trainer.manager.save(checkpoint_number=step)  # stopped by a signal: save this step
         writer.flush()
-        if progress is not None:
-            progress.close()
-        raise Interrupted(stop.signum or signal.SIGTERM, step,
-                          tf.train.latest_checkpoint(cfg.model_dir))
-    writer.flush()
     if progress is not None:
         progress.close()
+    if step < cfg.max_steps:  # stopped by a signal, here or on another worker
+        raise Interrupted(stop.signum or signal.SIGTERM, step,
+                          tf.train.latest_checkpoint(cfg.model_dir))
     logging.info("done at step %d. checkpoints: %s  samples: %s  TensorBoard: "
                  "tensorboard --logdir %s", step, cfg.model_dir, samples_dir, cfg.model_dir)
     return {"step": step, **metrics}
@@ -557,53 +485,3 @@ def steps_to_next_event(step: int, cfg: config_lib.TrainConfig) -> int:
     events = [step + e - step % e for e in (cfg.log_every, cfg.summary_every, cfg.image_every,
                                             cfg.checkpoint_every)]
     return min(cfg.steps_per_loop, cfg.max_steps - step, *(e - step for e in events))
-
-
-def _progress_bar(cfg, step: int) -> tqdm:
-    """The progress line: steps done, tqdm's elapsed and remaining time (its
-    rate is the average since the bar started: smoothing 0), and a postfix
-    with generator images/s, the losses and the GAN meters. On a terminal it
-    redraws twice a second; in a log file it writes a line every 30 s."""
-    return tqdm(total=cfg.max_steps, initial=step, file=sys.stderr, dynamic_ncols=True,
-                smoothing=0, mininterval=0.5 if sys.stderr.isatty() else 30,
-                bar_format="step {n_fmt}/{total_fmt} |{bar}| {elapsed}<{remaining}{postfix}")
-
-
-def _progress_text(cfg, metrics: dict, progress: tqdm) -> str:
-    """Generator images/s (generator updates x global batch per second) and
-    the metrics, for the progress bar's postfix."""
-    d = progress.format_dict  # rate is None with smoothing 0: tqdm's own average then
-    rate = d["rate"] or ((d["n"] - d["initial"]) / d["elapsed"] if d["elapsed"] else None)
-    parts = [f"{rate * cfg.batch_size:.1f} img/s" if rate else "? img/s",
-             f"G {metrics['g_total']:.4g} (adv {metrics['g_adv']:.4g} l1 {metrics['g_l1']:.4g} "
-             f"l2 {metrics['g_l2']:.4g}"
-             + (f" cls {metrics['g_cls']:.4g})" if cfg.classifies else ")")]
-    if cfg.variant.discriminator is not None:
-        parts.append(f"adv share {metrics['adv_share']:.3g}")
-        parts.append(f"D {metrics['d_loss']:.4g} (real {metrics['d_real']:.4g} "
-                     f"fake {metrics['d_fake']:.4g} acc {metrics['d_acc']:.2f})")
-    return "  ".join(parts)
-
-
-def _value(variable) -> float:
-    return float(keras.ops.convert_to_numpy(variable))
-
-
-def _write_scalars(writer, trainer, metrics, step):
-    with writer.as_default(step=step):
-        for k, v in metrics.items():
-            if trainer.discriminator is None and (k in D_METRICS or k == "adv_share"):
-                continue
-            tf.summary.scalar(f"{METER_GROUP.get(k, 'loss')}/{k}", v)
-        tf.summary.scalar("lr/generator", _value(trainer.g_optimizer.learning_rate))
-        if trainer.d_optimizer is not None:
-            tf.summary.scalar("lr/discriminator", _value(trainer.d_optimizer.learning_rate))
-
-
-def _write_grid(writer, trainer, grid_l, grid_ab, step, samples_dir):
-    sheet = grid_image(grid_l, trainer.colorize(grid_l), grid_ab)
-    with writer.as_default(step=step):
-        tf.summary.image("gray_colorized_real", sheet[None], step=step)
-    tf.io.gfile.makedirs(samples_dir)
-    with tf.io.gfile.GFile(f"{samples_dir}/step_{step:07d}.png", "wb") as f:
-        f.write(imageio.encode_image(sheet, ".png"))

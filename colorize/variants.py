@@ -1,7 +1,7 @@
 """The GAN variant registry: everything that differs between variants lives
 in one record each, so the training loop never asks for a variant's name.
 
-Defaults and where they come from (README has the same table):
+Defaults and where they come from (docs/variants.md has the same table):
 - learning rates: the paper's Table 1 (CelebA): DCGAN 1e-4, LSGAN 1e-4,
   EBGAN 1e-3, WGAN 5e-5 with RMSProp; Adam (beta1 0.5, pix2pix's) elsewhere.
   `none` (G alone) uses 1e-4 like the GANs it is compared with. WGAN-GP uses
@@ -42,9 +42,8 @@ class Variant:
     # batch statistics (training mode, as pix2pix does) or with its moving
     # statistics. For the clipped WGAN critic, batch statistics of an
     # all-fake batch subtract the fakes' common shift at every BatchNorm, so
-    # the critic cannot tell G "all your colours are too dull": on the sample
-    # photos G's adversarial share was 0.007-0.03 that way and 0.23-0.51
-    # with moving statistics (experiments/wgan_ablation.py, RESULTS.md).
+    # the critic cannot tell G "all your colours are too dull"
+    # (experiments/wgan_ablation.py measures both ways; RESULTS.md).
     batch_stats_in_g_step: bool = True
     # Whether a higher discriminator output means "real" (False for EBGAN's
     # energy); used only by the real-vs-fake accuracy meter.

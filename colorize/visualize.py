@@ -32,3 +32,12 @@ def comparison_sheet(rows: list[list[np.ndarray]], gap: int = 2) -> np.ndarray:
         panels.extend(list(row) + [blank] * (n_cols - len(row)))
     return skimage.util.montage(np.stack(panels).astype(np.float32), grid_shape=(len(rows), n_cols),
                                 padding_width=gap, fill=(1.0, 1.0, 1.0), channel_axis=-1)
+
+
+def network_grid(l, fake_ab, real_ab) -> np.ndarray:
+    """A batch in the network's range -> (gray | colorized | real) rows,
+    float RGB [0, 1]."""
+    gray = color.network_to_rgb(l, np.zeros_like(real_ab)).numpy()
+    fake = color.network_to_rgb(l, fake_ab).numpy()
+    real = color.network_to_rgb(l, real_ab).numpy()
+    return comparison_sheet([[g, f, r] for g, f, r in zip(gray, fake, real)])

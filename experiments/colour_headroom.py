@@ -5,7 +5,7 @@ validation folder and a model's eval.py output for it:
         --colorized=experiments/work/s11/eval/photos_val_shipped
 
 1. bottleneck: each photo's own ab at --size px, as the builder stores
-   it for training (builder.prepare_lab), merged back with inference.merge
+   it for training (builder.prepare_lab), merged back with fullres.merge
    (the same upsampling and Lab -> sRGB as eval.py): what the render size
    alone costs, with a network that predicts its targets exactly;
 2. chroma gain: the colorized photos' ab multiplied by k (1, 1.25, 1.5, 2)
@@ -33,11 +33,11 @@ def bottleneck(rgb, size: int):
     network's ab: a network that predicts its targets exactly."""
     import tensorflow as tf
 
-    from colorize import color, inference
+    from colorize import color, fullres
     from colorize.data import builder
 
     ab_small = color.normalize_ab(builder.prepare_lab(rgb, size)[..., 1:])
-    return inference.merge(tf.constant(rgb), tf.constant(ab_small)).numpy()
+    return fullres.merge(tf.constant(rgb), tf.constant(ab_small)).numpy()
 
 
 def with_gain(rgb, k: float):

@@ -39,7 +39,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
-from colorize import (color, folders, imageio, inference, metrics, reference,  # noqa: E402
+from colorize import (color, folders, fullres, imageio, inference, metrics, reference,  # noqa: E402
                       visualize)
 
 DATA = REPO.parent / "shared" / "data"
@@ -74,18 +74,17 @@ def variants(ref: np.ndarray, target: np.ndarray, network: inference.Model) -> d
     learnt = reference.learn([ref])
     size = learnt.config.size
     image = inference.as_image_tensor(target)
-    l_in = inference.photo_network_input(image, size)
-    l = color.denormalize_l(l_in).numpy()[..., 0]
+    l = color.denormalize_l(inference.network_input(target, size)).numpy()[..., 0]
     pred = reference.predict(learnt, l)
     cut, confidence = reference.class_colours(learnt, pred, reference.choose_classes(learnt, l, pred))
     no_cut, _ = reference.class_colours(learnt, pred, np.argmax(pred.probabilities, axis=1))
-    net_in = tf.image.resize(l_in[None], [network.render_size] * 2, antialias=True)
+    net_in = tf.constant(inference.network_input(target, network.render_size)[None])
     net_ab = color.denormalize_ab(
         tf.image.resize(network.predict(net_in), [size, size])[0]).numpy().reshape(-1, 2)
     abs_ = {"reference": cut, "reference, no cut": no_cut,
             "reference + prior": confidence[:, None] * cut + (1 - confidence[:, None]) * net_ab,
             "automatic": net_ab, "gray": np.zeros_like(net_ab)}
-    return {name: np.asarray(inference.merge(image, color.normalize_ab(
+    return {name: np.asarray(fullres.merge(image, color.normalize_ab(
         tf.constant(ab.reshape(size, size, 2), tf.float32)))) for name, ab in abs_.items()}
 
 

@@ -1,4 +1,6 @@
-"""Shared test fixtures: tiny synthetic images only (tests stay fast on 2 cores)."""
+"""Shared test fixtures: small synthetic images (tests stay fast on 2
+cores); tests that need real photos use the ones that ship with
+scikit-image (colorize.data.sample)."""
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -55,6 +57,16 @@ def color_images(tmp_path):
         write_rgb(folder / rel, img)
         written[rel] = img
     return folder, written
+
+
+def stored_lab(l_u8: np.ndarray, ab_i8: np.ndarray) -> np.ndarray:
+    """Stored L [H, W] uint8 and ab [H, W, 2] int8 -> Lab float32 [H, W, 3],
+    through the decoding the training pipeline uses."""
+    from colorize import color
+
+    l_in, ab_out = color.decode_stored(l_u8[..., None], ab_i8)
+    return np.concatenate([np.asarray(color.denormalize_l(l_in)),
+                           np.asarray(color.denormalize_ab(ab_out))], -1).astype(np.float32)
 
 
 def _split_cpu_into_two_logical_devices() -> None:

@@ -29,7 +29,11 @@ def test_the_bins_are_the_srgb_gamut_on_a_grid_of_10(bins):
 
 
 def soft(ab, bins):
-    return ab_bins.soft_encode(tf.constant(ab, tf.float32), bins).numpy()
+    """soft_encode_sparse as a dense distribution over all bins [Q]."""
+    index, weights = ab_bins.soft_encode_sparse(tf.constant(ab, tf.float32), bins)
+    dense = np.zeros(len(bins))
+    np.add.at(dense, index.numpy(), weights.numpy())
+    return dense
 
 
 def test_soft_encoding_on_a_bin_centre(bins):

@@ -12,7 +12,7 @@ from PIL import Image
 
 from colorize import color, imageio
 from colorize.data import builder, records
-from tests.conftest import COLORS, REPO_ROOT, colour_image, write_rgb
+from tests.conftest import COLORS, REPO_ROOT, colour_image, write_rgb, stored_lab
 
 SIZE = 16
 GOOD = {  # relative path -> (height, width)
@@ -151,7 +151,7 @@ def test_stored_colour_matches_the_image(built, photos):
     out, _ = built
     for name, (_, ex) in all_examples(out).items():
         expected = builder.prepare_lab(imageio.read_image(photos / name), SIZE)
-        stored = color.dequantize_lab_np(ex["l"][..., 0], ex["ab"])
+        stored = stored_lab(ex["l"][..., 0], ex["ab"])
         err = np.abs(stored - expected)
         assert err[..., 0].max() <= color.L_STORE_MAX_ERROR + 1e-4, name
         assert err[..., 1:].max() <= color.AB_STORE_MAX_ERROR + 1e-4, name
@@ -161,7 +161,7 @@ def test_stored_colour_is_the_photo_colour(built):
     # independent check of the whole chain: the red photo is stored red
     out, _ = built
     split, ex = all_examples(out)["red.jpg"]
-    lab = color.dequantize_lab_np(ex["l"][..., 0], ex["ab"])
+    lab = stored_lab(ex["l"][..., 0], ex["ab"])
     expected = color.rgb_to_lab(tf.constant(np.array([[COLORS["red"]]], np.float32) / 255)).numpy()[0, 0]
     np.testing.assert_allclose(lab.mean(axis=(0, 1)), expected, atol=4.0)
 
@@ -178,7 +178,7 @@ def test_photos_are_stored_whole_and_squashed(photos, tmp_path):
     name = "a/b/blue.bmp"  # 40 x 28: squashed, not cropped
     expected = imageio.resize(imageio.read_image(photos / name), SIZE, SIZE)
     _, ex = all_examples(tmp_path)[name]
-    stored = color.dequantize_lab_np(ex["l"][..., 0], ex["ab"])
+    stored = stored_lab(ex["l"][..., 0], ex["ab"])
     np.testing.assert_allclose(stored, color.rgb_to_lab_np(expected), atol=0.51)
 
 

@@ -7,6 +7,7 @@ import pytest
 import tensorflow as tf
 import tensorflow_io as tfio
 
+from tests.conftest import REPO_ROOT, stored_lab
 from colorize import color
 
 # sRGB (D65) -> CIE Lab, computed by hand from the sRGB curve, the sRGB->XYZ
@@ -219,7 +220,7 @@ def test_quantize_round_trip_within_stated_error():
     l_u8, ab_i8 = color.quantize_lab_np(lab)
     assert l_u8.dtype == np.uint8 and l_u8.shape == lab.shape[:2]
     assert ab_i8.dtype == np.int8 and ab_i8.shape == lab.shape[:2] + (2,)
-    back = color.dequantize_lab_np(l_u8, ab_i8)
+    back = stored_lab(l_u8, ab_i8)
     assert back.shape == lab.shape and back.dtype == np.float32
     err = np.abs(back - lab)
     eps = 1e-4  # float32 rounding
@@ -238,28 +239,31 @@ def test_quantize_by_hand_and_clipping():
     assert ab_i8.tolist() == [[[0, 0], [-128, 127], [0, -1], [-128, 127], [4, -2]]]  # rint: half to even
 
 
-def test_decode_stored_matches_normalized_dequantized_values():
+def test_decode_stored_gives_the_network_range_of_the_stored_values():
     l_u8, ab_i8 = color.quantize_lab_np(random_lab(2000, seed=2))
     l_in, ab_out = color.decode_stored(tf.constant(l_u8), tf.constant(ab_i8))
     assert l_in.dtype == tf.float32 and ab_out.dtype == tf.float32
-    lab = color.dequantize_lab_np(l_u8, ab_i8)
-    # network range by hand: L / 50 - 1, ab / 110
+    # stored values by hand (L * 255/100, ab as they are), then the network
+    # range: L / 50 - 1, ab / 110
+    lab = np.concatenate([l_u8[..., None] / 2.55, ab_i8], -1)
     np.testing.assert_allclose(l_in.numpy(), lab[..., 0] / 50.0 - 1.0, atol=1e-6)
     np.testing.assert_allclose(ab_out.numpy(), lab[..., 1:] / 110.0, atol=1e-6)
     assert l_in.numpy().min() >= -1.0 and l_in.numpy().max() <= 1.0
 
 
-def test_import_loads_tensorflow_io_without_library_warnings():
-    """The pinned TF/tensorflow-io pair matches: tensorflow-io's native
-    libraries load (a mismatched TF warns about undefined symbols)."""
+def test_tensorflow_io_loads_for_remote_paths_only():
+    """colorize.files imports tensorflow-io for the URIs whose file systems
+    it provides (s3://), not for local paths or gs:// (TF's own), and the
+    pinned TF/tensorflow-io pair loads."""
     import subprocess
     import sys
 
-    code = ("import colorize, sys; assert 'tensorflow_io' in sys.modules; "
+    code = ("import sys; from colorize import files; "
+            "files.register_filesystems('runs/x', 'gs://b/x', None); "
+            "assert 'tensorflow_io' not in sys.modules; "
+            "files.register_filesystems('s3://b/x'); "
             "import tensorflow_io as tfio; print(tfio.__version__)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=300, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "0"})
+                          timeout=300, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip().startswith("0.37.")
-    for bad in ("undefined symbol", "unable to open file", "libtensorflow_io", "Failed to load"):
-        assert bad not in proc.stderr, proc.stderr[-2000:]

@@ -1,10 +1,7 @@
 """colorize.folders: what a folder walk opens, skips and ignores; output
-names; display names; signals."""
+names; display names."""
 import os
-import signal
 import socket
-
-import pytest
 
 from colorize import folders, imageio
 from tests.conftest import colour_image, write_rgb
@@ -88,18 +85,6 @@ def test_inside():
     assert folders.inside("/a/b", "/a/b")
     assert not folders.inside("/a/bc", "/a/b")
     assert not folders.inside("/a", "/a/b")
-
-
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
-def test_signals_raise_stopped_with_the_shell_exit_status(signum):
-    before = signal.getsignal(signum)
-    with pytest.raises(folders.Stopped) as info:
-        with folders.stop_on_signals():
-            os.kill(os.getpid(), signum)  # handled before the next bytecode
-            pytest.fail("the signal did not stop the block")
-    assert info.value.exit_status == 128 + signum
-    assert signal.getsignal(signum) is before  # handlers restored
-    assert not isinstance(info.value, Exception)  # per-file `except Exception` lets it through
 
 
 def test_a_folder_that_cannot_be_listed_is_skipped_with_the_reason(tmp_path, monkeypatch):

@@ -1,11 +1,12 @@
-"""colorize.inference's full-resolution passes: the strip-wise kernels against
-whole-image TF ops and the tensorflow-io route they replaced."""
+"""colorize.fullres's full-resolution passes: the strip-wise kernels against
+whole-image TF ops and the tensorflow-io route they replaced; the
+network's input, one route for the builder and inference."""
 import numpy as np
 import pytest
 import tensorflow as tf
 import tensorflow_io as tfio
 
-from colorize import color, inference
+from colorize import color, fullres, inference
 
 
 def photo(h, w, seed=0):
@@ -36,7 +37,7 @@ def tfio_merge(image_u8, ab_small):
 def test_upsampled_ab_is_tf_image_resize(h, w, size):
     """Up and down (a photo smaller than the render size), odd sizes."""
     ab = network_ab(size, seed=h)
-    a, b = inference.upsample_ab_at(ab, tf.range(h * w), tf.constant(h), tf.constant(w))
+    a, b = fullres.upsample_ab_at(ab, tf.range(h * w), tf.constant(h), tf.constant(w))
     expected = tf.image.resize(ab, [h, w], method="bilinear").numpy().reshape(-1, 2)
     np.testing.assert_allclose(np.stack([a, b], -1), expected, atol=1e-5)
 
@@ -46,30 +47,36 @@ def test_strip_wise_merge_equals_whole_image_merge():
     strip holding the whole photo; and a photo wider than a strip (each
     strip size is an XLA compile: few sizes keep the test fast)."""
     img, ab = tf.constant(photo(47, 61)), network_ab(16)
-    whole = inference.merge(img, ab, strip_pixels=47 * 61).numpy()
-    np.testing.assert_array_equal(inference.merge(img, ab, strip_pixels=61 * 3 + 5).numpy(),
+    whole = fullres.merge(img, ab, strip_pixels=47 * 61).numpy()
+    np.testing.assert_array_equal(fullres.merge(img, ab, strip_pixels=61 * 3 + 5).numpy(),
                                   whole)
     wide = tf.constant(photo(3, 200))
-    np.testing.assert_array_equal(inference.merge(wide, ab, strip_pixels=61 * 3 + 5).numpy(),
-                                  inference.merge(wide, ab, strip_pixels=600).numpy())
+    np.testing.assert_array_equal(fullres.merge(wide, ab, strip_pixels=61 * 3 + 5).numpy(),
+                                  fullres.merge(wide, ab, strip_pixels=600).numpy())
 
 
-@pytest.mark.parametrize("h,w,size", [(47, 61, 16), (5, 7, 16), (3, 200, 8)])
-def test_strip_wise_network_input_is_the_whole_l_resized(h, w, size):
-    """Resized across strip by strip, then down: the whole L's resize up to
-    float rounding; the L is tensorflow-io's."""
-    img = photo(h, w, seed=2)
-    lab = tfio.experimental.color.rgb_to_lab(img.astype(np.float32) / 255.0)
-    expected = inference.network_input(lab, size).numpy()
-    got = inference.photo_network_input(tf.constant(img), size, strip_pixels=61 * 3 + 5)
-    assert got.shape == (size, size, 1)
-    np.testing.assert_allclose(got.numpy(), expected, atol=2e-5)
+@pytest.mark.parametrize("h,w,size,dtype", [
+    (47, 61, 16, np.uint8), (300, 451, 64, np.uint8), (700, 333, 16, np.uint16),
+    (90, 120, 32, np.float32), (5, 7, 16, np.uint8), (30, 75, 32, np.uint8)])
+def test_the_exported_models_network_input_is_the_builders(h, w, size, dtype):
+    """The SavedModel's TF route to the network's input (fullres.
+    network_input_tf) against the NumPy one the builder stores and eval
+    feeds (imageio.network_rgb): photos larger than SHRINK_MARGIN x size
+    (shrunk in their own bits first), smaller ones, 16-bit and float, and
+    ones smaller than the render size on one side or both."""
+    img = photo(h, w, seed=h).astype(np.float32)
+    img = {np.uint8: img, np.uint16: img * 257, np.float32: img / 255}[dtype].astype(dtype)
+    want = inference.network_input(img, size)
+    got = fullres.network_input_tf(tf.constant(img), size).numpy()
+    assert got.shape == want.shape == (size, size, 1)
+    # normalised L: 0.0002 is 0.01 L units
+    np.testing.assert_allclose(got, want, atol=2e-4)
 
 
 @pytest.mark.parametrize("seed", [0, 1])
 def test_merge_within_one_level_of_the_tfio_route(seed):
     img, ab = photo(80, 120, seed), network_ab(16, seed)
-    got = inference.merge(tf.constant(img), ab).numpy()
+    got = fullres.merge(tf.constant(img), ab).numpy()
     assert got.dtype == np.uint8 and got.shape == img.shape
     assert np.abs(got.astype(int) - tfio_merge(img, ab)).max() <= 1
 
@@ -79,21 +86,21 @@ def test_real_photo_within_one_level_of_the_tfio_route():
 
     img = skimage.data.chelsea()
     ab = network_ab(32, seed=3)
-    got = inference.merge(tf.constant(img), ab).numpy()
+    got = fullres.merge(tf.constant(img), ab).numpy()
     assert np.abs(got.astype(int) - tfio_merge(img, ab)).max() <= 1
 
 
 def test_uint8_float_gray_and_alpha_inputs():
     rgb = photo(30, 40, seed=4)
     ab = network_ab(8)
-    from_u8 = inference.merge(tf.constant(rgb), ab).numpy()
-    from_float = inference.merge(tf.constant(rgb.astype(np.float32) / 255.0), ab).numpy()
+    from_u8 = fullres.merge(tf.constant(rgb), ab).numpy()
+    from_float = fullres.merge(tf.constant(rgb.astype(np.float32) / 255.0), ab).numpy()
     assert np.abs(from_u8.astype(int) - from_float).max() <= 1
     rgba = np.concatenate([rgb, np.full((30, 40, 1), 7, np.uint8)], -1)
-    np.testing.assert_array_equal(inference.merge(tf.constant(rgba), ab).numpy(), from_u8)
+    np.testing.assert_array_equal(fullres.merge(tf.constant(rgba), ab).numpy(), from_u8)
     gray = rgb[..., :1]
-    np.testing.assert_array_equal(inference.merge(tf.constant(gray), ab).numpy(),
-                                  inference.merge(tf.constant(np.repeat(gray, 3, -1)), ab).numpy())
+    np.testing.assert_array_equal(fullres.merge(tf.constant(gray), ab).numpy(),
+                                  fullres.merge(tf.constant(np.repeat(gray, 3, -1)), ab).numpy())
 
 
 def test_colorize_batch_is_colorize_image_per_photo():
@@ -101,7 +108,7 @@ def test_colorize_batch_is_colorize_image_per_photo():
     photos = [photo(20, 30, 5), photo(33, 17, 6).astype(np.float32) / 255.0]
     batch = inference.colorize_batch(photos, model)
     for p, got in zip(photos, batch):
-        one = inference.colorize_image(inference.as_image_tensor(p), model.predict, 8).numpy()
+        one = fullres.colorize_image(inference.as_image_tensor(p), model.predict, 8).numpy()
         np.testing.assert_array_equal(got, one)
         assert got.shape == p.shape[:2] + (3,) and got.dtype == np.uint8
 

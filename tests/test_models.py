@@ -6,6 +6,7 @@ import pytest
 import tensorflow as tf
 
 from colorize import models
+from colorize.models import generators
 
 
 def n_params(model) -> int:
@@ -69,7 +70,7 @@ def test_only_transposed_upsampling_draws_a_checkerboard(upsample, checkerboard)
     different kernel taps, hence a period-2 pattern (Odena et al. 2016)."""
     keras.utils.set_random_seed(0)
     x = keras.Input((8, 8, 4))
-    layer = keras.Model(x, models._upsample(x, 3, upsample, "up"))
+    layer = keras.Model(x, generators._upsample(x, 3, upsample, "up"))
     out = layer(np.ones([1, 8, 8, 4], np.float32)).numpy()[0, 2:-2, 2:-2]
     spread = float(out.std(axis=(0, 1)).max())
     assert (spread > 1e-3) == checkerboard, spread
@@ -125,6 +126,9 @@ def test_discriminator_shapes(name):
     out = d([np.zeros([3, 64, 64, 1], np.float32), np.zeros([3, 64, 64, 2], np.float32)])
     want = (3,) if name == "ebgan" else (3, 6, 6, 1)  # PyTorch padding: 64->32->16->8->7->6
     assert tuple(out.shape) == want
+    # The declaration the gradient-penalty check reads is the models' own.
+    has_bn = any(isinstance(layer, keras.layers.BatchNormalization) for layer in d.layers)
+    assert has_bn == (name in models.BATCHNORM_CRITICS)
 
 
 def test_patchgan_receptive_field_is_70():

@@ -1,7 +1,13 @@
-"""colorize.quiet: XLA's start-up notices dropped, every other stderr line kept."""
+"""colorize.quiet: the entry points' process set-up (and nothing done by
+importing the package); XLA's start-up notices dropped, every other stderr
+line kept."""
+import logging
 import os
+import subprocess
+import sys
 
 from colorize import quiet
+from tests.conftest import REPO_ROOT
 
 
 def test_xla_startup_lines_are_dropped_and_everything_else_passes(capfd, monkeypatch):
@@ -40,3 +46,25 @@ def test_tensorflow_info_off_keeps_warnings_and_survives_a_save(tmp_path):
     finally:
         tf_logger.setLevel(saved[0])
         absl_logging.set_verbosity(saved[1])
+
+
+def test_importing_the_package_changes_nothing_outside_it():
+    """Not TensorFlow's log level or loggers, and no tensorflow-io: the
+    entry points set those up (quiet.setup_process, files.register_filesystems)."""
+    code = ("import logging, os, sys; import colorize.metrics, colorize.trainer, colorize.evaluate; "
+            "assert 'TF_CPP_MIN_LOG_LEVEL' not in os.environ, 'env'; "
+            "assert 'tensorflow_io' not in sys.modules, 'tfio'; "
+            "assert logging.getLogger('tensorflow').propagate, 'propagate'; "
+            "assert not logging.getLogger('absl').filters, 'filters'")
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=300, env={**env, "PYTHONPATH": str(REPO_ROOT)})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+def test_setup_drops_the_listed_log_noise_only():
+    record = logging.LogRecord("absl", logging.INFO, "x", 1, "Sharding callback duration: 3",
+                               None, None)
+    assert not quiet.ABSL_NOISE.filter(record)
+    record.msg = "Sharding the data over 2 workers"
+    assert quiet.ABSL_NOISE.filter(record)

@@ -18,12 +18,12 @@ from pathlib import Path
 from typing import Iterator
 
 import cv2
-import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
-from colorize import color, folders, imageio
+from colorize import color, files, folders, imageio
 from colorize.data import records
+from colorize.settings import REQUIRED, setting
 
 MANIFEST = "manifest.json"
 SPLITS = ("train", "val")
@@ -35,17 +35,26 @@ class BuildError(Exception):
 
 @dataclasses.dataclass(frozen=True)
 class BuildConfig:
-    input: str
-    output: str
-    size: int = 64
-    shards: int = 8
-    val_fraction: float = 0.05
-    skip_gray: bool = True
-    gray_threshold: float = 3.0  # mean chroma, Lab units (shared/data's rule)
-    workers: int = 0  # 0: one per core
-    max_pixels: int = imageio.MAX_PIXELS  # decoded pixels per file (after JPEG reduction)
-    overwrite: bool = False
-    progress: bool = True
+    """python -m colorize.data's settings: each field with setting() is a
+    flag of the same name (colorize.settings)."""
+    input: str = setting(REQUIRED, "Folder of photos, walked recursively.")
+    output: str = setting(REQUIRED, "Folder for the shards and manifest.json.")
+    size: int = setting(64, "Stored image size in px: each photo is stored whole, squashed to "
+                        "size x size, as inference sees it.")
+    shards: int = setting(8, "Number of train shards (val gets shards * val_fraction, at "
+                          "least 1).")
+    val_fraction: float = setting(0.05, "Fraction of files for val, split by a hash of the "
+                                  "relative path.")
+    skip_gray: bool = setting(True, "Drop near-grayscale photos (they teach desaturation).")
+    gray_threshold: float = setting(3.0, "Mean chroma (Lab units) below which a photo counts "
+                                    "as gray.")
+    workers: int = setting(0, "Decoding processes; 0 means one per core.")
+    max_pixels: int = setting(
+        imageio.MAX_PIXELS, "Skip photos that would decode to more pixels than this (JPEGs are "
+        "decoded at 1/2 to 1/8 size first when --size allows): bounds each worker's memory.",
+        flag="max_megapixels", unit=1e6)
+    overwrite: bool = setting(False, "Replace shards already in --output.")
+    progress: bool = True  # a progress bar on stderr (off in tests)
 
     def validate(self) -> None:
         if self.size < 8:
@@ -76,31 +85,17 @@ def split_of(relpath: str, val_fraction: float) -> str:
 GEOMETRY = "squash"
 
 
-# JPEGs are decoded at 1/2, 1/4 or 1/8 size while both sides stay at
-# least this many times the stored size: the area resize to the stored
-# size still averages 4x4 source pixels or more, and a 400 MP JPEG
-# decodes to a few MP instead of 1.2 GB.
-DECODE_MARGIN = 4
-# Photos over this many pixels are shrunk in their own 8 or 16 bits before
-# the float conversion (12 bytes a pixel); smaller ones go straight to
-# float, as they always did.
-SHRINK_FIRST_PIXELS = 16_000_000
-
-
 def prepare_lab(rgb, size: int):
     """RGB [H, W, 3] (float in [0, 1], uint8 or uint16) -> Lab float32
-    [size, size, 3], the whole photo squashed (see GEOMETRY)."""
-    h, w = rgb.shape[:2]
-    if rgb.dtype != np.float32 and h * w > SHRINK_FIRST_PIXELS:
-        rgb = imageio.resize(rgb, min(h, DECODE_MARGIN * size), min(w, DECODE_MARGIN * size))
-    rgb = imageio.to_unit_float(rgb)
-    return color.rgb_to_lab_np(imageio.resize(rgb, size, size))
+    [size, size, 3]: what the network sees of the photo (imageio.network_rgb,
+    the route inference takes too), the whole photo squashed (see GEOMETRY)."""
+    return color.rgb_to_lab_np(imageio.network_rgb(rgb, size))
 
 
 def read_photo(path: str, size: int, max_pixels: int | None = imageio.MAX_PIXELS):
     """A file as the builder reads it: its own samples, decoded at reduced
-    size where DECODE_MARGIN allows (see prepare_lab)."""
-    return imageio.read_image(path, keep_depth=True, min_side=DECODE_MARGIN * size,
+    size where imageio.SHRINK_MARGIN allows."""
+    return imageio.read_image(path, keep_depth=True, min_side=imageio.SHRINK_MARGIN * size,
                               max_pixels=max_pixels)
 
 
@@ -153,17 +148,13 @@ def _results(files: list[str], worker_args: dict, workers: int) -> Iterator[tupl
 # TensorFlow's file systems know (gs://, s3:// ...). Renames there are
 # copies, so "complete before it replaces" holds, but not atomicity.
 
-def _join(out: str, name: str) -> str:
-    return out.rstrip("/") + "/" + name
-
-
 class _ShardSet:
     """N shard writers for one split, round-robin, under temporary names."""
 
     def __init__(self, out: str, split: str, n: int):
         self.out = out
         self.names = [f"{split}-{i:05d}{records.SHARD_SUFFIX}" for i in range(n)]
-        self.tmp = [_join(out, ".tmp-" + name) for name in self.names]
+        self.tmp = [files.join(out, ".tmp-" + name) for name in self.names]
         self.writers = [tf.io.TFRecordWriter(p) for p in self.tmp]
         self.counts = [0] * n
         self.next = 0
@@ -187,7 +178,7 @@ class _ShardSet:
         """Rename complete shards to their final names; drop empty ones."""
         for tmp, name, count in zip(self.tmp, self.names, self.counts):
             if count:
-                tf.io.gfile.rename(tmp, _join(self.out, name), overwrite=True)
+                tf.io.gfile.rename(tmp, files.join(self.out, name), overwrite=True)
             else:
                 tf.io.gfile.remove(tmp)
 
@@ -233,13 +224,10 @@ def _replace_old_build(out: str, shard_sets: dict, manifest: dict) -> None:
     old = _existing(out)
     for shard_set in shard_sets.values():
         shard_set.commit()
-    tmp = _join(out, ".tmp-" + MANIFEST)
-    with tf.io.gfile.GFile(tmp, "w") as f:
-        f.write(json.dumps(manifest, indent=2) + "\n")
-    tf.io.gfile.rename(tmp, _join(out, MANIFEST), overwrite=True)
+    files.write_atomic(files.join(out, MANIFEST), json.dumps(manifest, indent=2) + "\n")
     kept = {s["file"] for split in manifest["shards"].values() for s in split} | {MANIFEST}
     for name in old - kept:
-        tf.io.gfile.remove(_join(out, name))
+        tf.io.gfile.remove(files.join(out, name))
 
 
 def build(cfg: BuildConfig) -> dict:

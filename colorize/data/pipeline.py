@@ -8,14 +8,20 @@ from colorize.data import records
 AUTOTUNE = tf.data.AUTOTUNE
 
 
+def data_folders(data: str) -> list[str]:
+    """The parts of a --data value (or of a shard pattern): one, or several
+    separated by commas, without spaces or a trailing slash."""
+    return [d.strip().rstrip("/") for d in data.split(",") if d.strip()]
+
+
 def shard_files(pattern: str) -> list[str]:
     """Shard paths for a glob pattern or a folder (then its train shards),
     or several of them separated by commas (folders trained on together).
     Any file system TF knows works (tensorflow-io registers more)."""
     files = []
-    for part in filter(None, (p.strip() for p in pattern.split(","))):
+    for part in data_folders(pattern):
         if tf.io.gfile.isdir(part):
-            part = part.rstrip("/") + "/train-*" + records.SHARD_SUFFIX
+            part = part + "/train-*" + records.SHARD_SUFFIX
         matched = sorted(tf.io.gfile.glob(part))
         if not matched:
             raise FileNotFoundError(f"no TFRecord shards match {part!r}")
@@ -28,23 +34,22 @@ def shard_files(pattern: str) -> list[str]:
 def split_pattern(data: str, split: str) -> str:
     """The shard pattern of one split for a data folder, or for several
     comma-separated folders."""
-    return ",".join(f"{d.strip().rstrip('/')}/{split}-*{records.SHARD_SUFFIX}"
-                    for d in data.split(",") if d.strip())
+    return ",".join(f"{d}/{split}-*{records.SHARD_SUFFIX}" for d in data_folders(data))
 
 
 def _fit(l, ab, image_size: int | None):
     """The whole stored photo at image_size x image_size, L and ab resized
-    together (bilinear, antialiased when shrinking, like inference's
-    network_input): training sees whole photos, as inference does, never a
-    zoomed-in crop."""
+    together by area averaging (the filter of imageio.network_rgb, the
+    route from a photo to the network's input, here on stored Lab; training
+    checks that shards are stored at image_size or larger): training sees
+    whole photos, as inference does, never a zoomed-in crop."""
     if image_size is None:
         return l, ab
     lab = tf.concat([l, ab], axis=-1)
     # Parsed examples have dynamic shapes: compare at run time, so photos
     # stored at the training size skip the resize.
     lab = tf.cond(tf.reduce_all(tf.shape(lab)[:2] == image_size), lambda: lab,
-                  lambda: tf.image.resize(lab, [image_size, image_size], method="bilinear",
-                                          antialias=True))
+                  lambda: tf.image.resize(lab, [image_size, image_size], method="area"))
     lab = tf.ensure_shape(lab, [image_size, image_size, 3])
     return lab[..., :1], lab[..., 1:]
 
@@ -111,7 +116,7 @@ def make_dataset(
         batch_size = input_context.get_per_replica_batch_size(global_batch_size)
     kwargs = dict(training=training, shuffle_buffer=shuffle_buffer, seed=seed)
     if weights and training:
-        parts = [p for p in pattern.split(",") if p.strip()]
+        parts = data_folders(pattern)
         if len(parts) != len(weights) or min(weights) < 0 or sum(weights) <= 0:
             raise ValueError(f"{len(weights)} weights {tuple(weights)} for {len(parts)} data "
                              "folders: give one non-negative weight per folder")
@@ -142,7 +147,7 @@ def make_dataset(
         def prepare(i, record):
             return _fit(*records.parse_example(record), image_size)
     # The map has no Python control flow on tensors (tf.cond is explicit):
-    # AutoGraph's conversion of it was about 0.3 s of every run's start.
+    # AutoGraph's conversion of it would only slow every run's start.
     ds = ds.map(tf.autograph.experimental.do_not_convert(prepare), num_parallel_calls=AUTOTUNE)
     ds = ds.batch(batch_size, drop_remainder=training)
     return ds.prefetch(AUTOTUNE)
