@@ -74,7 +74,7 @@ def variants(ref: np.ndarray, target: np.ndarray, network: inference.Model) -> d
     learnt = reference.learn([ref])
     size = learnt.config.size
     image = inference.as_image_tensor(target)
-    l = color.denormalize_l(inference.network_input(target, size)).numpy()[..., 0]
+    l = np.asarray(color.denormalize_l(inference.network_input(target, size)))[..., 0]
     pred = reference.predict(learnt, l)
     cut, confidence = reference.class_colours(learnt, pred, reference.choose_classes(learnt, l, pred))
     no_cut, _ = reference.class_colours(learnt, pred, np.argmax(pred.probabilities, axis=1))
