@@ -104,7 +104,8 @@ def tables(dataset: str, data_root: Path, work: Path, budget: run_table.Budget,
                     runs[name] = out / "runs" / name
                     run_table.train(f"{dataset} {name}", runs[name], shards, generator, gan,
                                     loss, seed, budget, log, timings)
-    results = run_table.score(runs, data_root / dataset / "val", out / "eval", log, timings)
+    results = run_table.score(runs, data_root / dataset / "val", out / "eval", log, timings,
+                              prefix=f"{dataset} ")
     train_s = {n: timings.seconds[f"{dataset} {n}"] for n in runs if n != "gray"}
     config = {"dataset": dataset, "steps": budget.steps, "batch_size": budget.batch_size,
               "width": budget.width, "size": budget.size, "seeds": seeds,

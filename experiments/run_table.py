@@ -161,10 +161,10 @@ def train(name: str, model_dir: Path, shards: Path, generator: str, gan: str, lo
 
 
 def score(runs: dict, val_dir: Path, eval_root: Path, log: Path,
-          timings: Timings | None = None) -> dict:
+          timings: Timings | None = None, prefix: str = "") -> dict:
     """eval.py --metrics on val_dir for each run (None: --model=gray), once
-    (its wall time in timings as "eval NAME"); returns each run's mean
-    scores with its adversarial share."""
+    (its wall time in timings as "eval PREFIXNAME"); returns each run's
+    mean scores with its adversarial share."""
     results = {}
     for name, model_dir in runs.items():
         out = eval_root / name
@@ -173,7 +173,7 @@ def score(runs: dict, val_dir: Path, eval_root: Path, log: Path,
             seconds = sh([sys.executable, "eval.py", *model, f"--input={val_dir}",
                           f"--output={out}", "--metrics", "--overwrite"], log)
             if timings is not None:
-                timings.record(f"eval {name}", seconds)
+                timings.record(f"eval {prefix}{name}", seconds)
         results[name] = json.loads((out / "metrics.json").read_text())["mean"]
         if model_dir is not None:
             results[name]["adv_share"] = adversarial_share(model_dir)
