@@ -29,7 +29,6 @@ WGAN, RMSProp 5e-5, 5 critic steps per generator step.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -52,15 +51,7 @@ def run_name(generator: str, gan: str, loss: str, seed: int) -> str:
 
 
 def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--data_root", default=str(REPO.parent / "shared" / "data"))
-    p.add_argument("--work", default=str(REPO / "experiments" / "work_colcol"))
-    p.add_argument("--steps", type=int, default=1000)
-    p.add_argument("--batch_size", type=int, default=16)
-    p.add_argument("--width", type=float, default=0.25,
-                   help="both generators' width (0.25: colcol 2.0 M parameters, the U-Net 1.8 M)")
-    p.add_argument("--size", type=int, default=64)
-    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    p = run_table.budget_parser(__doc__, REPO / "experiments" / "work_colcol")
     p.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=DATASETS)
     p.add_argument("--generators", nargs="+", default=list(GENERATORS), choices=GENERATORS)
     p.add_argument("--no_sheet", action="store_true", help="skip experiments/figure3_sheet.py")

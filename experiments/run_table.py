@@ -55,15 +55,8 @@ def sh(cmd: list[str], log: Path) -> float:
 
 
 def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--data_root", default=str(REPO.parent / "shared" / "data"))
-    p.add_argument("--work", default=str(REPO / "experiments" / "work"))
-    p.add_argument("--steps", type=int, default=1000)
-    p.add_argument("--batch_size", type=int, default=16)
-    p.add_argument("--width", type=float, default=0.25)
-    p.add_argument("--size", type=int, default=64)
+    p = budget_parser(__doc__, REPO / "experiments" / "work")
     p.add_argument("--generator", default="unet")
-    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     p.add_argument("--gans", nargs="+", default=list(GANS))
     p.add_argument("--losses", nargs="+", default=list(LOSSES))
     p.add_argument("--precision", help="train.py's --precision (default: its own default); "
@@ -102,6 +95,21 @@ def main() -> int:
     print(table(results, timings.seconds))
     sheets(work, [n for n in runs if n == "gray" or n.endswith(f"_s{a.seeds[0]}")], val_dir)
     return 0
+
+
+def budget_parser(doc: str, work: Path) -> argparse.ArgumentParser:
+    """The flags every table script shares: data, work folder and the
+    budget (the same for every run of a table), with the table's defaults."""
+    p = argparse.ArgumentParser(description=doc.splitlines()[0])
+    p.add_argument("--data_root", default=str(REPO.parent / "shared" / "data"))
+    p.add_argument("--work", default=str(work))
+    p.add_argument("--steps", type=int, default=1000)
+    p.add_argument("--batch_size", type=int, default=16)
+    p.add_argument("--width", type=float, default=0.25, help="the generators' width "
+                   "(0.25: the U-Net has 1.8 M parameters, colcol 2.0 M)")
+    p.add_argument("--size", type=int, default=64)
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    return p
 
 
 @dataclasses.dataclass(frozen=True)
