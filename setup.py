@@ -45,6 +45,9 @@ setup(
         "pillow>=9",
         # Ships the real colour photographs used as the offline built-in sample.
         "scikit-image>=0.21",
+        # Sparse matrices and their LU solve: Levin et al.'s colorization by
+        # scribbles (colorize.levin).
+        "scipy>=1.9",
     ],
     # moto: a local S3-compatible server for the remote-storage test.
     extras_require={"test": ["pytest>=7", "moto[server]>=5,<6"]},
