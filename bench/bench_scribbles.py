@@ -58,6 +58,12 @@ def base_photo(path: str | None) -> np.ndarray:
 def scribbled(photo: np.ndarray, h: int, w: int, strokes: int, seed: int = 0):
     """(gray photo at h x w, its marked copy with `strokes` random lines)."""
     gray = cv2.resize(photo, (w, h), interpolation=cv2.INTER_CUBIC)
+    return gray, painted(gray, strokes, seed)
+
+
+def painted(gray: np.ndarray, strokes: int, seed: int = 0) -> np.ndarray:
+    """A copy of gray with `strokes` random lines in random colours."""
+    h, w = gray.shape[:2]
     marked = gray.copy()
     rng = np.random.default_rng(seed)
     scale = max(1, round(min(h, w) / 500))
@@ -66,7 +72,7 @@ def scribbled(photo: np.ndarray, h: int, w: int, strokes: int, seed: int = 0):
         dx, dy = rng.integers(-w // 10, w // 10 + 1, 2)
         colour = tuple(int(c) for c in rng.integers(0, 256, 3))
         cv2.line(marked, (x, y), (int(x + dx), int(y + dy)), colour, 5 * scale)
-    return gray, marked
+    return marked
 
 
 def _lab(rgb_u8):
@@ -82,7 +88,7 @@ def _full_res(gray, marks, ab) -> np.ndarray:
     return imageio.to_uint8(color.lab_to_rgb_np(lab))
 
 
-def agreement(photo, strokes: int, amg: bool) -> None:
+def agreement(photo, strokes: int, amg: bool, work_pixels: list[int]) -> None:
     try:
         import pyamg  # the "bench" extra
     except ImportError:
@@ -103,13 +109,15 @@ def agreement(photo, strokes: int, amg: bool) -> None:
     scribbles.colorize(gray[:64, :64], marks_lib.from_marked_copy(marked[:64, :64], gray[:64, :64]))
 
     start = time.perf_counter()
-    ours = scribbles.colorize(gray, marks)
-    t_ours = time.perf_counter() - start
-    start = time.perf_counter()
     ab_ref = levin.propagate(y, mask.reshape(h, w), values.reshape(h, w, 2))
     t_ref = time.perf_counter() - start
     ref = _full_res(gray, marks, ab_ref)
-    rows = [("direct solve at 1 MP (reference)", t_ref, ref), ("colorize.scribbles", t_ours, ours)]
+    rows = [("direct solve at 1 MP (reference)", t_ref, ref)]
+    for pixels in work_pixels:
+        start = time.perf_counter()
+        ours = scribbles.colorize(gray, marks, work_pixels=pixels)
+        side = "x".join(map(str, scribbles.work_size(h, w, pixels)[::-1]))
+        rows.append((f"colorize.scribbles, solve at {side}", time.perf_counter() - start, ours))
     if amg:
         start = time.perf_counter()
         a = levin.affinity_matrix(y, mask.reshape(h, w))
@@ -152,9 +160,13 @@ def _timed(fn) -> float:
 def _write_case(folder: Path, photo, size, strokes, count, seed=0):
     from colorize import imageio
     for i in range(count):
-        gray, marked = scribbled(photo, *size, strokes, seed + i)
-        imageio.write_image(folder / "photos" / f"p{i}.jpg", gray)
-        imageio.write_image(folder / "marked" / f"p{i}.png", marked)
+        gray, _ = scribbled(photo, *size, 0)
+        path = folder / "photos" / f"p{i}.jpg"
+        imageio.write_image(path, gray)
+        # Painted on the photo as decoded (a JPEG is not its pixels):
+        # what a user's paint program opens.
+        decoded = imageio.read_image(path, keep_depth=True)
+        imageio.write_image(folder / "marked" / f"p{i}.png", painted(decoded, strokes, seed + i))
 
 
 def end_to_end(photo, strokes: int) -> None:
@@ -197,9 +209,14 @@ def main() -> int:
     p.add_argument("--strokes", type=int, default=36)
     p.add_argument("--skip_amg", action="store_true", help="skip the multigrid row (slow)")
     p.add_argument("--skip_48mp", action="store_true")
+    p.add_argument("--work_pixels", type=int, nargs="+", default=[1 << 16, 1 << 18],
+                   help="the solve's resolutions to compare (scribbles.WORK_PIXELS: 65536)")
+    p.add_argument("--agreement_only", action="store_true", help="part 1 only")
     a = p.parse_args()
     photo = base_photo(a.photo)
-    agreement(photo, a.strokes, not a.skip_amg)
+    agreement(photo, a.strokes, not a.skip_amg, a.work_pixels)
+    if a.agreement_only:
+        return 0
     systems(photo, a.strokes)
     end_to_end(photo, a.strokes)
     if not a.skip_48mp:

@@ -122,11 +122,11 @@ def model_ab(ab_small: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 
 def colorize(photo: np.ndarray, marks: Marks, ab_small: np.ndarray | None = None,
-             shift: float | None = None) -> np.ndarray:
+             shift: float | None = None, work_pixels: int = WORK_PIXELS) -> np.ndarray:
     """A photo (uint8, uint16 or float RGB) and its marks -> uint8 RGB:
     Levin's method alone (ab_small None) or the network's ab [S, S, 2]
-    corrected by the marks."""
-    size = work_size(*photo.shape[:2])
+    corrected by the marks, solved at up to work_pixels."""
+    size = work_size(*photo.shape[:2], work_pixels)
     y = work_lightness(photo, size)
     mask, ab_marks = work_marks(marks, size)
     base = None if ab_small is None else model_ab(ab_small, size)

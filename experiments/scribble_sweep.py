@@ -159,7 +159,11 @@ def main() -> int:
     p.add_argument("--saved_model", default=None, help="default: the shipped model")
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--out", required=True)
+    p.add_argument("--table", action="store_true", help="print the table of --out's sweep.json")
     a = p.parse_args()
+    if a.table:
+        print(format_table(json.loads((Path(a.out) / "sweep.json").read_text())))
+        return 0
     from tqdm import tqdm
 
     from colorize import inference, scribbles
@@ -220,6 +224,18 @@ def format_table(doc: dict) -> str:
         for m in methods:
             lines.append(f"| {m} | " + " | ".join(f"{means[f'{m}/{n}']:.2f}" for n in n_hints)
                          + " |")
+    rows = doc["per_photo"]
+    for a, b in (("model+scribbles", "automatic"), ("model+scribbles", "levin")):
+        if f"{a}/{n_hints[0]}" in rows[0] and f"{b}/{n_hints[0]}" in rows[0]:
+            lines.append(f"\n{a} - {b}, all photos: mean dB (standard error) and photos where {a} "
+                         "is at least as good:\n")
+            cells = []
+            for n in n_hints:
+                d = np.array([r[f"{a}/{n}"] - r[f"{b}/{n}"] for r in rows])
+                d = d[np.isfinite(d)]
+                se = d.std(ddof=1) / np.sqrt(len(d)) if len(d) > 1 else float("nan")
+                cells.append(f"N={n}: {d.mean():+.2f} ({se:.2f}), {(d >= 0).sum()}/{len(d)}")
+            lines.append("; ".join(cells))
     lines.append(f"\n{doc['seconds']} s")
     return "\n".join(lines)
 
