@@ -16,7 +16,7 @@ end-to-end time in eval.py, and peak memory.
 2. eval.py (evaluate.run, one process) on three 12 MP JPEG photos with
    marked copies, after a warm-up on a small photo: seconds per photo
    with the marks, and without (the automatic model), decoding and
-   encoding included.
+   encoding included; then where the time goes, stage by stage.
 3. eval.py's evaluate.run in a fresh process on a 48 MP photo, with a
    marked copy and without: its peak resident memory (VmHWM, Linux).
 The photo is --photo (default: a BSDS photo from ../shared/data when
@@ -189,6 +189,39 @@ def end_to_end(photo, strokes: int) -> None:
             print(f"  eval.py, 12 MP JPEG, {what}: {per:.2f} s per photo")
 
 
+def stages(photo, strokes: int) -> None:
+    """Where a 12 MP photo's time goes with marks (best of 3, after a
+    warm-up), beside the automatic path in the same process."""
+    from colorize import imageio, inference, marks as marks_lib, scribbles
+    with tempfile.TemporaryDirectory() as tmp:
+        _write_case(Path(tmp), photo, (3000, 4000), strokes, 1)
+        image = imageio.read_image(Path(tmp) / "photos" / "p0.jpg", keep_depth=True)
+        model = inference.shipped_model()
+        steps = {
+            "read marks (decode, compare)":
+                lambda st: st.update(marks=marks_lib.read_marks(Path(tmp) / "marked" / "p0.png",
+                                                                image)),
+            "network": lambda st: st.update(ab_small=scribbles.network_ab([image], model)[0]),
+            "solve at 256 px": lambda st: st.update(ab=scribbles.solve_ab(
+                scribbles.work_lightness(image, st["size"]), *scribbles.work_marks(
+                    st["marks"], st["size"]), scribbles.model_ab(st["ab_small"], st["size"]))),
+            "merge onto full-res L": lambda st: st.update(rgb=scribbles.merge(image, st["ab"])),
+            "paint the marked pixels": lambda st: scribbles.paint_marks(st["rgb"], image,
+                                                                         st["marks"]),
+            "automatic path (network + merge)": lambda st: inference.colorize_batch([image], model),
+        }
+        best = dict.fromkeys(steps, float("inf"))
+        for _ in range(4):  # the first is the warm-up
+            state = {"size": scribbles.work_size(*image.shape[:2])}
+            for name, step in steps.items():
+                start = time.perf_counter()
+                step(state)
+                best[name] = min(best[name], time.perf_counter() - start)
+        print("  12 MP with marks, by stage (best of 3):")
+        for name, t in best.items():
+            print(f"    {name:36s} {t:6.2f} s")
+
+
 def peak_48mp(photo, strokes: int) -> None:
     """evaluate.run in a fresh process, with and without the marks; the
     child reports its own VmHWM (Linux): a parent's ru_maxrss of children
@@ -221,16 +254,21 @@ def main() -> int:
                    help="the solve's resolutions to compare (scribbles.WORK_PIXELS: 65536)")
     p.add_argument("--agreement_only", action="store_true", help="part 1 only")
     p.add_argument("--memory_only", action="store_true", help="part 3 only")
+    p.add_argument("--stages_only", action="store_true", help="part 2's stages only")
     a = p.parse_args()
     photo = base_photo(a.photo)
     if a.memory_only:
         peak_48mp(photo, a.strokes)
+        return 0
+    if a.stages_only:
+        stages(photo, a.strokes)
         return 0
     agreement(photo, a.strokes, not a.skip_amg, a.work_pixels)
     if a.agreement_only:
         return 0
     systems(photo, a.strokes)
     end_to_end(photo, a.strokes)
+    stages(photo, a.strokes)
     if not a.skip_48mp:
         peak_48mp(photo, a.strokes)
     return 0
