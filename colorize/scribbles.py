@@ -5,8 +5,10 @@ The sparse solve (colorize.levin) runs at a bounded resolution, at most
 WORK_PIXELS pixels with the photo's aspect, and its chroma is merged onto
 the photo's own full-resolution L exactly as eval merges the network's
 (colorize.inference.merge): chroma is smooth, and a full-resolution solve
-measured far too slow (bench/bench_scribbles.py: a direct solve of a 1 MP
-photo takes about a minute, multigrid a quarter of that). The scribbled
+measured far too slow (bench/bench_scribbles.py: at 1 MP, scipy's direct
+solve took 53 to 119 s and pyamg's AIR multigrid 18 to 116 s on the shared
+2 cores). The price: Levin's result depends on the resolution it is solved
+at (6.6 Lab units from the 1 MP solve's, on average: RESULTS.md). The scribbled
 pixels themselves then get their scribbled chroma exactly, at full
 resolution.
 
