@@ -1,0 +1,302 @@
+"""The page's HTTP side: static files and a small JSON API over the store.
+
+Every answer to bad input is a JSON {"error": reason} with a 4xx status,
+which the page shows; nothing a user sends can stop the server. Photos
+are decoded from the request's bytes (never from a path a user names),
+with eval's pixel limit or a smaller one; uploads are capped by Flask's
+MAX_CONTENT_LENGTH. Requests whose Host header is not this machine are
+refused while the server listens on a loopback address, so that a web
+page elsewhere cannot reach it through DNS rebinding.
+"""
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+
+import cv2
+import numpy as np
+from flask import Flask, Response, abort, g, jsonify, request, send_from_directory
+from werkzeug.exceptions import HTTPException
+
+from colorize import imageio
+from colorize.app import methods
+from colorize.app.config import AppConfig
+from colorize.app.store import NotFound, Photo, Replaced, Store
+
+STATIC = Path(__file__).parent / "static"
+COOKIE = "colorize_session"
+# Shown while the page waits: results are served as PNG at full resolution
+# (fast zlib: level 1 measured several times quicker than the default for
+# little size).
+VIEW_PNG = [int(cv2.IMWRITE_PNG_COMPRESSION), 1]
+JPEG_QUALITY = 95
+CSP = ("default-src 'self'; img-src 'self' blob: data:; style-src 'self'; script-src 'self'; "
+       "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+       "frame-ancestors 'none'")
+
+
+def _loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
+def _host_name(host_header: str) -> str:
+    """"127.0.0.1:8000" -> 127.0.0.1, "[::1]:8000" -> ::1, "localhost" -> localhost."""
+    if host_header.startswith("["):
+        return host_header[1:host_header.find("]")]
+    return host_header.rsplit(":", 1)[0]
+
+
+def _encode(rgb: np.ndarray, suffix: str) -> bytes:
+    params = VIEW_PNG if suffix == ".png" else [int(cv2.IMWRITE_JPEG_QUALITY), JPEG_QUALITY]
+    bgr = cv2.cvtColor(np.ascontiguousarray(imageio.to_uint8(rgb)),
+                       cv2.COLOR_RGB2BGR if rgb.shape[-1] == 3 else cv2.COLOR_RGBA2BGRA)
+    ok, data = cv2.imencode(suffix, bgr, params)
+    if not ok:
+        raise OSError(f"OpenCV cannot encode {suffix}")
+    return data.tobytes()
+
+
+def _image(rgb: np.ndarray, suffix: str, download: str | None = None) -> Response:
+    mime = "image/png" if suffix == ".png" else "image/jpeg"
+    response = Response(_encode(rgb, suffix), mimetype=mime)
+    response.headers["Cache-Control"] = "private, max-age=3600"
+    if download:
+        response.headers["Content-Disposition"] = f'attachment; filename="{download}"'
+    return response
+
+
+def _error(message: str, status: int) -> Response:
+    response = jsonify(error=message)
+    response.status_code = status
+    return response
+
+
+def _safe_stem(name: str) -> str:
+    """A download name from the uploaded file's name: its stem, with only
+    harmless characters (it goes into a header)."""
+    stem = Path(name or "photo").stem
+    stem = "".join(c if c.isalnum() or c in "-_." else "_" for c in stem).strip("._")
+    return stem[:80] or "photo"
+
+
+class Engine:
+    """The model and the methods the page offers, loaded once."""
+
+    def __init__(self, model):
+        self.model = model
+
+    def automatic(self, photo: Photo, progress):
+        return methods.automatic(photo.pixels, self.model, progress), "automatic", None
+
+    def scribbles(self, strokes):
+        def work(photo: Photo, progress):
+            if not strokes:  # all undone: back to the automatic result
+                return self.automatic(photo, progress)
+            hints = methods.rasterize(strokes, photo.height, photo.width)
+            return (methods.scribbles(photo.pixels, hints, self.model, progress),
+                    "model + scribbles", hints)
+        return work
+
+    def reference(self, references):
+        def work(photo: Photo, progress):
+            return (methods.reference(photo.pixels, references, self.model, progress),
+                    "reference photos", None)
+        return work
+
+
+def create_app(cfg: AppConfig, engine: Engine) -> Flask:
+    app = Flask(__name__, static_folder=None)
+    app.config["MAX_CONTENT_LENGTH"] = cfg.max_upload_bytes
+    store = Store(memory_bytes=round(cfg.memory_gb * 2**30), jobs=cfg.jobs)
+    app.extensions["colorize_store"] = store
+    loopback = _loopback(cfg.host)
+
+    def session():
+        if "session" not in g:  # one per request, whoever asks first
+            g.session = store.session(request.cookies.get(COOKIE))
+        return g.session
+
+    def current_photo(photo_id: str) -> Photo:
+        return store.photo(session(), photo_id)
+
+    def decoded(data: bytes, what: str) -> np.ndarray:
+        try:
+            return imageio.decode_image(data, keep_depth=True, max_pixels=cfg.max_pixels)
+        except imageio.UnreadableImage as e:
+            raise methods.BadInput(f"{what}: {e}") from None
+
+    def new_photo(name: str, data: bytes) -> Response:
+        pixels = decoded(data, name or "the file")
+        photo = Photo(name=name or "photo", pixels=pixels, gray=methods.is_gray(pixels))
+        s = session()
+        store.set_photo(s, photo)
+        job = store.start(s, photo, engine.automatic)
+        return jsonify(photo=photo.describe(), job=job.describe())
+
+    @app.before_request
+    def check_host():
+        if loopback and not _loopback(_host_name(request.host)):
+            abort(Response("this server answers requests to localhost only", 403))
+
+    @app.after_request
+    def headers(response: Response):
+        response.headers["Content-Security-Policy"] = CSP
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Referrer-Policy"] = "no-referrer"
+        if request.path.startswith("/api/") and request.cookies.get(COOKIE) != session().id:
+            response.set_cookie(COOKIE, session().id, httponly=True, samesite="Strict")
+        return response
+
+    @app.errorhandler(methods.BadInput)
+    def bad_input(e):
+        return _error(str(e), 400)
+
+    @app.errorhandler(Replaced)
+    def replaced(e):
+        return _error(str(e), 409)
+
+    @app.errorhandler(NotFound)
+    def not_found(e):
+        return _error(str(e), 404)
+
+    @app.errorhandler(HTTPException)
+    def http_error(e):
+        if e.code == 413:
+            return _error(f"the upload is larger than this server's limit of "
+                          f"{cfg.max_upload_mb:g} MB (--max_upload_mb)", 413)
+        return _error(e.description or e.name, e.code or 500)
+
+    @app.get("/")
+    def index():
+        return send_from_directory(STATIC, "index.html")
+
+    @app.get("/favicon.ico")
+    def favicon():
+        return Response(status=204)  # none: browsers ask anyway
+
+    @app.get("/static/<name>")
+    def static_file(name):
+        return send_from_directory(STATIC, name)  # refuses paths outside STATIC
+
+    @app.get("/api/config")
+    def config():
+        return jsonify(max_upload_bytes=cfg.max_upload_bytes, max_pixels=cfg.max_pixels,
+                       samples=list(methods.SAMPLES), model=engine.model.name,
+                       scribbles=methods.scribbles_unavailable(),
+                       reference=methods.reference_unavailable())
+
+    @app.post("/api/photo")
+    def upload():
+        file = request.files.get("photo")
+        if file is None:
+            raise methods.BadInput("no file in the upload (form field 'photo')")
+        return new_photo(file.filename or "photo", file.read())
+
+    @app.post("/api/sample")
+    def sample():
+        name, data = methods.sample_photo(str((request.get_json(silent=True) or {}).get("name")))
+        return new_photo(name, data)
+
+    @app.get("/api/jobs/<job_id>")
+    def job(job_id):
+        s = session()
+        described = store.job(s, job_id).describe()
+        if s.photo is not None and s.photo.id == described["photo"]:
+            described["version"] = s.photo.version
+        return jsonify(described)
+
+    @app.get("/api/photos/<photo_id>")
+    def photo_info(photo_id):
+        return jsonify(current_photo(photo_id).describe())
+
+    @app.get("/api/photos/<photo_id>/original.png")
+    def original(photo_id):
+        return _image(current_photo(photo_id).pixels, ".png")
+
+    @app.get("/api/photos/<photo_id>/result.png")
+    def result(photo_id):
+        photo = current_photo(photo_id)
+        if photo.result is None:
+            raise NotFound("this photo has no result yet")
+        return _image(photo.result, ".png")
+
+    @app.get("/api/photos/<photo_id>/palette")
+    def palette(photo_id):
+        photo = current_photo(photo_id)
+        if photo.result is None:
+            raise NotFound("this photo has no result yet")
+        return jsonify(colours=methods.palette(photo.result))
+
+    @app.get("/api/photos/<photo_id>/download.<kind>")
+    def download(photo_id, kind):
+        photo = current_photo(photo_id)
+        if kind not in ("png", "jpg"):
+            raise NotFound("download.png or download.jpg")
+        if photo.result is None:
+            raise NotFound("this photo has no result yet")
+        return _image(photo.result, f".{kind}", f"{_safe_stem(photo.name)}_colorized.{kind}")
+
+    @app.get("/api/photos/<photo_id>/marks.png")
+    def marks(photo_id):
+        photo = current_photo(photo_id)
+        if photo.hints is None:
+            raise NotFound("no scribbles applied to this result")
+        # Named as the photo, so that it goes into a --marks folder as it is.
+        return _image(photo.hints, ".png", f"{_safe_stem(photo.name)}.png")
+
+    @app.post("/api/photos/<photo_id>/scribbles")
+    def scribbles(photo_id):
+        unavailable = methods.scribbles_unavailable()
+        if unavailable:
+            return _error(unavailable, 501)
+        s = session()
+        photo = store.photo(s, photo_id)
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict):
+            raise methods.BadInput("expected JSON {strokes: [...]}")
+        strokes = methods.parse_strokes(body.get("strokes"), photo.width, photo.height)
+        return jsonify(job=store.start(s, photo, engine.scribbles(strokes)).describe())
+
+    @app.post("/api/photos/<photo_id>/reference")
+    def reference(photo_id):
+        unavailable = methods.reference_unavailable()
+        if unavailable:
+            return _error(unavailable, 501)
+        s = session()
+        photo = store.photo(s, photo_id)
+        files = request.files.getlist("reference")
+        if not files:
+            raise methods.BadInput("no reference photo in the upload (form field 'reference')")
+        references = [decoded(f.read(), f"reference {f.filename or i + 1}")
+                      for i, f in enumerate(files)]
+        return jsonify(job=store.start(s, photo, engine.reference(references)).describe())
+
+    return app
+
+
+def load_engine(cfg: AppConfig) -> Engine:
+    from colorize import evaluate  # TF and the model: only when serving
+    try:  # eval.py's choice of model, same flags
+        model = evaluate.load_model(evaluate.EvalConfig(
+            input="", output="", model_dir=cfg.model_dir, step=cfg.step,
+            saved_model=cfg.saved_model))
+    except evaluate.EvalError as e:
+        raise ValueError(str(e)) from None
+    return Engine(model)
+
+
+def serve(cfg: AppConfig, ready=print) -> None:
+    """Load the model, then serve until interrupted. ready(url) is called
+    once the port is open (colorize-app prints it; tests read it)."""
+    from werkzeug.serving import make_server
+    engine = load_engine(cfg)
+    # The first colorization compiles its kernels: done now, not for the
+    # first user.
+    methods.automatic(np.zeros((8, 8, 3), np.uint8), engine.model, lambda *_: None)
+    server = make_server(cfg.host, cfg.port, create_app(cfg, engine), threaded=True)
+    host = f"[{cfg.host}]" if ":" in cfg.host else cfg.host
+    ready(f"http://{host}:{server.server_port}/")
+    server.serve_forever()
