@@ -91,6 +91,10 @@ def parse_strokes(items, width: int, height: int) -> list[Stroke]:
             raise BadInput(f"stroke {i}: radius {radius} is not in (0, {MAX_RADIUS:g}]")
         if not points or not all(map(math.isfinite, np.ravel(points))):
             raise BadInput(f"stroke {i} has no points, or points that are not numbers")
+        if not all(-MAX_RADIUS <= x <= width + MAX_RADIUS and
+                   -MAX_RADIUS <= y <= height + MAX_RADIUS for x, y in points):
+            raise BadInput(f"stroke {i} goes far outside the {width}x{height} photo "
+                           "(drawn on another photo?)")
         total += len(points)
         if total > MAX_POINTS:
             raise BadInput(f"more than {MAX_POINTS} points in all")
@@ -108,28 +112,54 @@ def _touches(stroke: Stroke, width: int, height: int) -> bool:
 
 def rasterize(strokes: list[Stroke], height: int, width: int) -> np.ndarray:
     """Strokes -> the hints image, uint8 RGBA [H, W, 4] at the photo's size:
-    opaque in the stroke's colour where drawn, transparent elsewhere; later
-    strokes over earlier ones. Round brushes without anti-aliasing, so that
-    every marked pixel has exactly the chosen colour."""
+    opaque in the stroke's colour at every pixel within the brush radius
+    of its path (a round brush swept along it, as the page draws it),
+    transparent elsewhere; later strokes over earlier ones. No
+    anti-aliasing, so that every marked pixel has exactly the chosen
+    colour."""
     hints = np.zeros((height, width, 4), np.uint8)
     for stroke in strokes:
-        colour = (*stroke.rgb, 255)
-        # OpenCV draws a line of thickness t as a round-capped band t px
-        # wide: a disc brush of this radius swept along the points.
-        thickness = max(1, round(2 * stroke.radius))
-        points = [(round(x), round(y)) for x, y in stroke.points]
-        if len(points) == 1:
-            cv2.circle(hints, points[0], max(0, round(stroke.radius)), colour, -1, cv2.LINE_8)
-        for a, b in zip(points, points[1:]):
-            cv2.line(hints, a, b, colour, thickness, cv2.LINE_8)
+        mask, (top, left) = _stroke_mask(stroke, height, width)
+        if mask is not None:
+            region = hints[top:top + mask.shape[0], left:left + mask.shape[1]]
+            region[mask] = (*stroke.rgb, 255)
     return hints
+
+
+def _stroke_mask(stroke: Stroke, height: int, width: int):
+    """(bool mask of the pixels within stroke.radius of its path, its
+    (top, left) in the photo), over the stroke's bounding box only: the
+    path is drawn 1 px wide and OpenCV's exact Euclidean distance
+    transform measures every pixel's distance to it."""
+    r = stroke.radius
+    pad = math.ceil(r) + 1
+    points = np.rint(np.asarray(stroke.points)).astype(np.int64)
+    # Path pixels further than pad outside the photo reach none of its pixels.
+    x0, y0 = max(points[:, 0].min() - pad, -pad), max(points[:, 1].min() - pad, -pad)
+    x1 = min(points[:, 0].max() + pad + 1, width + pad)
+    y1 = min(points[:, 1].max() + pad + 1, height + pad)
+    if x0 >= x1 or y0 >= y1:
+        return None, (0, 0)
+    canvas = np.full((y1 - y0, x1 - x0), 255, np.uint8)
+    local = points - (x0, y0)
+    # polylines draws nothing for a single point: each point is set too.
+    near = (local >= 0).all(1) & (local[:, 0] < x1 - x0) & (local[:, 1] < y1 - y0)
+    canvas[local[near, 1], local[near, 0]] = 0
+    cv2.polylines(canvas, [local.astype(np.int32)[:, None]], False, 0, 1, cv2.LINE_8)
+    distance = cv2.distanceTransform(canvas, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    top, left = max(y0, 0), max(x0, 0)
+    inside = distance[top - y0:min(y1, height) - y0, left - x0:min(x1, width) - x0]
+    return inside <= r, (top, left)
 
 
 def palette(result: np.ndarray, count: int = PALETTE_SIZE) -> list[str]:
     """The main colours of a result, most common first, as #rrggbb: k-means
     (k-means++ seeding, a fixed seed: the same result gives the same
-    palette) over the result shrunk to PALETTE_PIXELS px a side."""
-    small = imageio.resize(imageio.to_uint8(result), PALETTE_PIXELS, PALETTE_PIXELS)
+    palette) over the result's pixels, sampled on a PALETTE_PIXELS grid."""
+    small = imageio.to_uint8(result)
+    if max(small.shape[:2]) > PALETTE_PIXELS:  # nearest: colours the result has, no blends
+        small = cv2.resize(small, (PALETTE_PIXELS, PALETTE_PIXELS),
+                           interpolation=cv2.INTER_NEAREST)
     pixels = small.reshape(-1, 3).astype(np.float32)
     count = min(count, len(np.unique(pixels, axis=0)))
     cv2.setRNGSeed(0)

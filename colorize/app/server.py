@@ -249,11 +249,11 @@ def create_app(cfg: AppConfig, engine: Engine) -> Flask:
 
     @app.post("/api/photos/<photo_id>/scribbles")
     def scribbles(photo_id):
+        s = session()
+        photo = store.photo(s, photo_id)  # a replaced photo says so first
         unavailable = methods.scribbles_unavailable()
         if unavailable:
             return _error(unavailable, 501)
-        s = session()
-        photo = store.photo(s, photo_id)
         body = request.get_json(silent=True)
         if not isinstance(body, dict):
             raise methods.BadInput("expected JSON {strokes: [...]}")
@@ -262,11 +262,11 @@ def create_app(cfg: AppConfig, engine: Engine) -> Flask:
 
     @app.post("/api/photos/<photo_id>/reference")
     def reference(photo_id):
+        s = session()
+        photo = store.photo(s, photo_id)  # a replaced photo says so first
         unavailable = methods.reference_unavailable()
         if unavailable:
             return _error(unavailable, 501)
-        s = session()
-        photo = store.photo(s, photo_id)
         files = request.files.getlist("reference")
         if not files:
             raise methods.BadInput("no reference photo in the upload (form field 'reference')")
