@@ -4,6 +4,7 @@
     python eval.py --model_dir=runs/wgan_l1 --input=old_photos/ --output=colorized/
     python eval.py --model_dir=runs/wgan_l1 --input=val/ --output=out/ --metrics --grid
     python eval.py --model=gray --input=val/ --output=out_gray/ --metrics   # baseline
+    python eval.py --input=old_photos/ --reference=colour_photos/ --output=out/  # see docs/reference.md
 
 Exit status: 0 every photo colorized (or already there), 1 finished but
 some files were skipped (listed with reasons), 2 bad flags, folders or
@@ -35,6 +36,14 @@ flags.DEFINE_float("max_megapixels", imageio.MAX_PIXELS / 1e6, "Skip photos larg
 flags.DEFINE_integer("batch_size", 8, "Photos per generator call, at most: a batch also "
                      "ends once its photos are large (colorize.evaluate.BATCH_PIXELS), so "
                      "memory does not grow with it.")
+flags.DEFINE_string("reference", None, "A colour photo, or a folder of them, of the same "
+                    "subject: colours are learnt from it once and used for every photo.")
+flags.DEFINE_string("reference_model", None, "A reference model saved by --save_reference_model "
+                    "(instead of --reference).")
+flags.DEFINE_string("save_reference_model", None, "Save what --reference learnt here (.npz), "
+                    "for a later run's --reference_model.")
+flags.DEFINE_bool("reference_prior", True, "With --reference: the automatic model's colour "
+                  "where the reference classifier is unsure (--noreference_prior: none).")
 flags.mark_flags_as_required(["input", "output"])
 FLAGS = flags.FLAGS
 
@@ -53,7 +62,9 @@ def _main(argv):
         input=FLAGS.input, output=FLAGS.output, model_dir=FLAGS.model_dir, step=FLAGS.step,
         saved_model=FLAGS.saved_model, model=FLAGS.model, render_size=FLAGS.render_size,
         metrics=FLAGS.metrics, grid=FLAGS.grid, overwrite=FLAGS.overwrite,
-        batch_size=FLAGS.batch_size, max_pixels=round(FLAGS.max_megapixels * 1e6))
+        batch_size=FLAGS.batch_size, max_pixels=round(FLAGS.max_megapixels * 1e6),
+        reference=FLAGS.reference, reference_model=FLAGS.reference_model,
+        save_reference_model=FLAGS.save_reference_model, reference_prior=FLAGS.reference_prior)
     try:
         with folders.stop_on_signals():
             summary = evaluate.run(cfg)

@@ -50,9 +50,21 @@ class EvalConfig:
     batch_size: int = 8
     max_pixels: int = imageio.MAX_PIXELS  # larger photos are skipped with the reason
     progress: bool = True
+    # Colour from reference photos (colorize.reference): a colour photo or a
+    # folder of them to learn from, or a model saved by an earlier run.
+    reference: str | None = None
+    reference_model: str | None = None
+    save_reference_model: str | None = None
+    # Mix in the automatic model's colour where the reference classifier is
+    # unsure (the model eval would use without --reference).
+    reference_prior: bool = True
 
 
 def load_model(cfg: EvalConfig) -> inference.Model:
+    if cfg.reference or cfg.reference_model:
+        return _reference_model(cfg)
+    if cfg.save_reference_model:
+        raise EvalError("--save_reference_model needs --reference (the photos to learn from)")
     if cfg.model == "gray":
         return inference.gray_model(cfg.render_size or 64)
     if cfg.model != "generator":
@@ -66,6 +78,34 @@ def load_model(cfg: EvalConfig) -> inference.Model:
     if cfg.step is not None:
         raise EvalError("--step needs --model_dir")
     return inference.shipped_model()
+
+
+def _reference_model(cfg: EvalConfig) -> inference.Model:
+    """Learnt once from cfg.reference (or loaded), then used for every
+    photo; reference files that cannot be used are listed with the reason."""
+    from colorize import reference
+
+    if cfg.reference and cfg.reference_model:
+        raise EvalError("pass --reference or --reference_model, not both")
+    if cfg.model == "gray":
+        raise EvalError("--model=gray takes no --reference")
+    if cfg.reference_model:
+        learnt = reference.load(cfg.reference_model)
+    else:
+        photos, names, skipped = reference.read_references(cfg.reference, cfg.max_pixels)
+        for item in skipped:
+            print(f"reference skipped {item['path']}: {item['reason']}", file=sys.stderr)
+        if cfg.progress:
+            print(f"learning colours from {len(photos)} reference photo(s)", file=sys.stderr)
+        learnt = reference.learn(photos, names=names)
+        del photos
+    if cfg.save_reference_model:
+        reference.save(learnt, cfg.save_reference_model)
+    prior = None
+    if cfg.reference_prior:
+        prior = load_model(dataclasses.replace(cfg, reference=None, reference_model=None,
+                                               save_reference_model=None))
+    return reference.as_model(learnt, prior)
 
 
 @dataclasses.dataclass
