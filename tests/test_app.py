@@ -198,3 +198,33 @@ def test_photos_beyond_the_memory_budget_are_dropped_least_recent_first():
     assert sessions[0].photo is None and sessions[1].photo and sessions[2].photo
     with pytest.raises(store_lib.NotFound, match="upload it again"):
         store.photo(sessions[0], "any")
+
+
+def test_reference_photos_give_eval_reference_result(client, tmp_path):
+    """The page's reference colorization is eval.py --reference's (with its
+    default prior, the same shipped model), pixel for pixel."""
+    from colorize import evaluate
+    rng = np.random.default_rng(3)
+    photo = colour_image(48, 64, COLORS["yellow"], seed=1)
+    ref = np.clip(colour_image(60, 60, COLORS["magenta"], seed=2)
+                  + rng.normal(0, 20, (60, 60, 1)), 0, 255).astype(np.uint8)
+    imageio.write_image(tmp_path / "in" / "p.png", photo)
+    imageio.write_image(tmp_path / "ref.png", ref)
+    evaluate.run(evaluate.EvalConfig(input=str(tmp_path / "in"), output=str(tmp_path / "out"),
+                                     reference=str(tmp_path / "ref.png"), progress=False))
+    expected = imageio.read_image(tmp_path / "out" / "p.png", keep_depth=True)
+
+    answer = upload(client, png_bytes(photo)).get_json()
+    wait(client, answer["job"]["id"])
+    pid = answer["photo"]["id"]
+    gray_ref = {"reference": (io.BytesIO(png_bytes(ref.mean(-1, keepdims=True).repeat(3, -1)
+                                                   .astype(np.uint8))), "gray.png")}
+    response = client.post(f"/api/photos/{pid}/reference", data=gray_ref,
+                           content_type="multipart/form-data")
+    assert response.status_code == 400 and "gray.png" in response.get_json()["error"]
+    response = client.post(f"/api/photos/{pid}/reference",
+                           data={"reference": (io.BytesIO(png_bytes(ref)), "ref.png")},
+                           content_type="multipart/form-data")
+    assert wait(client, response.get_json()["job"]["id"])["state"] == "done"
+    assert client.get(f"/api/photos/{pid}").get_json()["method"] == "reference photos"
+    np.testing.assert_array_equal(result_of(client, pid), expected)

@@ -189,9 +189,35 @@ def scribbles(photo: np.ndarray, hints: np.ndarray, model, progress: Progress) -
 
 def reference_unavailable() -> str | None:
     """Why the page cannot use reference photos, or None when it can."""
-    return "reference photos need the Charpiat module (colorize.reference), not in this " \
-           "install yet"
+    return None
 
 
-def reference(photo: np.ndarray, references: list, model, progress: Progress) -> np.ndarray:
-    raise BadInput(reference_unavailable())
+def read_reference(data: bytes, name: str, max_pixels: int) -> np.ndarray:
+    """An uploaded reference photo, read as eval.py --reference reads a
+    file (colorize.reference.read_references): JPEGs decoded at reduced
+    size when far larger than the work size, gray ones refused, kept
+    shrunk to what learning uses (memory does not grow with the file)."""
+    from colorize import reference as charpiat
+    size = charpiat.ReferenceConfig.size
+    try:
+        photo = imageio.decode_image(data, keep_depth=True, min_side=2 * size,
+                                     max_pixels=max_pixels)
+        charpiat.check_colourful(photo, name)
+    except (imageio.UnreadableImage, charpiat.ReferenceError) as e:
+        raise BadInput(f"reference {name}: {e}") from None
+    return imageio.resize(photo, *charpiat._shrunk_size(photo, 4 * size))
+
+
+def reference(photo: np.ndarray, references: list, names: list, model,
+              progress: Progress) -> np.ndarray:
+    """Charpiat et al.'s colorization learnt from the reference photos,
+    with the automatic model as the prior where its classifier is unsure:
+    eval.py --reference's default, same result."""
+    from colorize import inference, reference as charpiat
+    progress(f"learning colours from {len(references)} reference photo(s)", 0.1)
+    try:
+        learnt = charpiat.learn(references, names=names)
+    except charpiat.ReferenceError as e:
+        raise BadInput(str(e)) from None
+    progress("colorizing from the references", 0.6)
+    return np.asarray(inference.colorize_batch([photo], charpiat.as_model(learnt, model))[0])

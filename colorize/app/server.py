@@ -30,6 +30,9 @@ COOKIE = "colorize_session"
 # little size).
 VIEW_PNG = [int(cv2.IMWRITE_PNG_COMPRESSION), 1]
 JPEG_QUALITY = 95
+# Reference photos per request: learning samples a fixed number of pixels
+# over all of them, so more add little but decoding time.
+MAX_REFERENCES = 20
 CSP = ("default-src 'self'; img-src 'self' blob: data:; style-src 'self'; script-src 'self'; "
        "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
        "frame-ancestors 'none'")
@@ -100,9 +103,9 @@ class Engine:
                     "model + scribbles", hints)
         return work
 
-    def reference(self, references):
+    def reference(self, references, names):
         def work(photo: Photo, progress):
-            return (methods.reference(photo.pixels, references, self.model, progress),
+            return (methods.reference(photo.pixels, references, names, self.model, progress),
                     "reference photos", None)
         return work
 
@@ -270,9 +273,12 @@ def create_app(cfg: AppConfig, engine: Engine) -> Flask:
         files = request.files.getlist("reference")
         if not files:
             raise methods.BadInput("no reference photo in the upload (form field 'reference')")
-        references = [decoded(f.read(), f"reference {f.filename or i + 1}")
-                      for i, f in enumerate(files)]
-        return jsonify(job=store.start(s, photo, engine.reference(references)).describe())
+        if len(files) > MAX_REFERENCES:
+            raise methods.BadInput(f"{len(files)} reference photos; at most {MAX_REFERENCES}")
+        names = [f.filename or f"reference {i + 1}" for i, f in enumerate(files)]
+        references = [methods.read_reference(f.read(), name, cfg.max_pixels)
+                      for f, name in zip(files, names)]
+        return jsonify(job=store.start(s, photo, engine.reference(references, names)).describe())
 
     return app
 
