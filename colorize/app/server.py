@@ -294,15 +294,25 @@ def load_engine(cfg: AppConfig) -> Engine:
     return Engine(model)
 
 
+def http_server(cfg: AppConfig, engine: Engine):
+    """werkzeug's threaded server (a thread per request) on cfg.host and
+    cfg.port, quiet: the page polls its jobs several times a second, and
+    a line per request would bury anything worth reading."""
+    import logging
+
+    from werkzeug.serving import make_server
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    return make_server(cfg.host, cfg.port, create_app(cfg, engine), threaded=True)
+
+
 def serve(cfg: AppConfig, ready=print) -> None:
     """Load the model, then serve until interrupted. ready(url) is called
     once the port is open (colorize-app prints it; tests read it)."""
-    from werkzeug.serving import make_server
     engine = load_engine(cfg)
     # The first colorization compiles its kernels: done now, not for the
     # first user.
     methods.automatic(np.zeros((8, 8, 3), np.uint8), engine.model, lambda *_: None)
-    server = make_server(cfg.host, cfg.port, create_app(cfg, engine), threaded=True)
+    server = http_server(cfg, engine)
     host = f"[{cfg.host}]" if ":" in cfg.host else cfg.host
     ready(f"http://{host}:{server.server_port}/")
     server.serve_forever()
