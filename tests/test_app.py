@@ -4,8 +4,8 @@ hints image, the palette), and its HTTP API through Flask's test client
 test_app_browser.py."""
 import io
 import time
+from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 
@@ -228,3 +228,10 @@ def test_reference_photos_give_eval_reference_result(client, tmp_path):
     assert wait(client, response.get_json()["job"]["id"])["state"] == "done"
     assert client.get(f"/api/photos/{pid}").get_json()["method"] == "reference photos"
     np.testing.assert_array_equal(result_of(client, pid), expected)
+
+
+def test_docs_flag_table_is_the_generated_one():
+    from colorize import settings
+    text = (Path(__file__).resolve().parents[1] / "docs" / "app.md").read_text(encoding="utf-8")
+    assert settings.markdown_table(AppConfig) in text, \
+        "docs/app.md's flag table is stale: paste settings.markdown_table(AppConfig)"

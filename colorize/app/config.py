@@ -21,15 +21,16 @@ class AppConfig:
     max_megapixels: float = setting(imageio.MAX_PIXELS / 1e6,
                                     "Refuse photos that decode to more pixels than this "
                                     "(eval.py's limit by default; lower it on a small "
-                                    "server: a photo costs about 13 bytes a pixel held).")
+                                    "server: a job on a photo takes about 20 bytes a "
+                                    "pixel while it runs).")
     max_upload_mb: float = setting(100.0, "Refuse uploads larger than this many megabytes "
                                    "(a request's whole body).")
     jobs: int = setting(2, "Colorizations run at once, over all users; more wait their turn "
                         "(each job uses every core, so more than the core count gains "
                         "nothing).")
-    memory_gb: float = setting(4.0, "Photos and results held for all users, at most; the "
-                               "least recently used are dropped beyond it (their page asks "
-                               "for the photo again).")
+    memory_gb: float = setting(4.0, "Photos, results and marks held for all users (10 "
+                               "bytes a pixel), at most; the least recently used are dropped "
+                               "beyond it (their page asks for the photo again).")
 
     @property
     def max_pixels(self) -> int:
