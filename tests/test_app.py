@@ -235,3 +235,24 @@ def test_docs_flag_table_is_the_generated_one():
     text = (Path(__file__).resolve().parents[1] / "docs" / "app.md").read_text(encoding="utf-8")
     assert settings.markdown_table(AppConfig) in text, \
         "docs/app.md's flag table is stale: paste settings.markdown_table(AppConfig)"
+
+
+class SlowForWidePhotos(server.Engine):
+    """The real engine, except that photos 50 px wide or more take 3 s more."""
+
+    def automatic(self, photo, progress):
+        if photo.width >= 50:
+            time.sleep(3.0)
+        return super().automatic(photo, progress)
+
+
+def test_a_slow_job_does_not_hold_up_another_user(engine):
+    app = server.create_app(AppConfig(), SlowForWidePhotos(engine.model))
+    slow_user, quick_user = app.test_client(), app.test_client()
+    slow = upload(slow_user, png_bytes(colour_image(20, 60, COLORS["red"]))).get_json()
+    start = time.monotonic()
+    quick = upload(quick_user, png_bytes(colour_image(20, 20, COLORS["blue"]))).get_json()
+    assert wait(quick_user, quick["job"]["id"])["state"] == "done"
+    assert time.monotonic() - start < 2.5  # while the slow job still runs
+    assert slow_user.get(f"/api/jobs/{slow['job']['id']}").get_json()["state"] == "running"
+    assert wait(slow_user, slow["job"]["id"])["state"] == "done"
