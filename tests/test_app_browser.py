@@ -110,7 +110,10 @@ class Page:
         self.page.set_input_files("#upload", str(path))
 
     def wait_for_result(self, version: int) -> None:
+        """Until the result of this version is shown and the page is idle."""
         self.page.wait_for_selector(f"#result[data-version='{version}']", state="attached",
+                                    timeout=JOB_TIMEOUT)
+        self.page.wait_for_selector("body[data-busy='0']", state="attached",
                                     timeout=JOB_TIMEOUT)
 
     def download(self, selector: str, folder: Path) -> Path:
@@ -181,12 +184,15 @@ def test_upload_draw_apply_download(server, browser, tmp_path, output_dir):
     tab.page.fill("#brush", "12")
     stroke = [(w * 0.2, h * 0.3), (w * 0.35, h * 0.35), (w * 0.45, h * 0.3)]
     tab.draw(stroke, w, h)
+    tab.page.fill("#colour", "#0000ff")  # a second stroke, undone before applying
+    tab.draw([(w * 0.6, h * 0.6), (w * 0.7, h * 0.7)], w, h)
+    tab.page.click("#undo")
     tab.page.click("#apply")
     tab.wait_for_result(2)
     tab.page.screenshot(path=str(output_dir / "app_page_scribbles.png"))
     corrected = imageio.read_image(tab.download("#download-png", tmp_path), keep_depth=True)
     marks = tab.download("#download-marks", tmp_path)
-    marked = _alpha(marks) == 255
+    marked = _rgba(marks)[..., 3] == 255
     assert marked.any()
     red = np.array([255, 0, 0], np.float64)
     before = np.linalg.norm(automatic[marked] - red, axis=-1).mean()
@@ -195,15 +201,21 @@ def test_upload_draw_apply_download(server, browser, tmp_path, output_dir):
     far = np.zeros(marked.shape, bool)
     far[int(h * 0.75):, int(w * 0.75):] = True  # the corner away from the stroke
     assert np.abs(corrected[far].astype(int) - automatic[far]).max() <= 2
+    assert not (_rgba(marks)[..., 2] > 128).any(), "the undone blue stroke is in the marks"
     np.testing.assert_allclose(corrected, eval_result(tmp_path, photo_file, marks), atol=1)
+    tab.page.click("#clear")  # no strokes left: the automatic result again
+    tab.page.click("#apply")
+    tab.wait_for_result(3)
+    cleared = imageio.read_image(tab.download("#download-png", tmp_path), keep_depth=True)
+    np.testing.assert_array_equal(cleared, automatic)
     tab.close()
 
 
-def _alpha(path: Path) -> np.ndarray:
+def _rgba(path: Path) -> np.ndarray:
     import cv2
-    rgba = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    assert rgba is not None and rgba.shape[2] == 4, "the marks are a PNG with alpha"
-    return rgba[..., 3]
+    bgra = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    assert bgra is not None and bgra.shape[2] == 4, "the marks are a PNG with alpha"
+    return bgra[..., [2, 1, 0, 3]]
 
 
 def test_bad_files_get_a_message_and_the_page_goes_on(server, browser, tmp_path):
@@ -223,6 +235,25 @@ def test_bad_files_get_a_message_and_the_page_goes_on(server, browser, tmp_path)
     assert tab.page.is_hidden("#error")
     tab.close()
     assert not any(cwd.iterdir()), "the server wrote into its working folder"
+
+
+def test_scribbles_on_a_replaced_photo_say_so(server, browser, tmp_path):
+    """Two tabs of one browser (one session): the second uploads another
+    photo, then the first applies scribbles drawn on the first photo."""
+    url, _ = server
+    first = Page(browser, url)
+    if first.page.evaluate("state.config")["scribbles"]:
+        pytest.skip("scribbles unavailable in this build")
+    second = first.context.new_page()
+    second.goto(url)
+    first.upload(save(tmp_path / "a.png", sample_photo(0, (60, 90))))
+    first.wait_for_result(1)
+    second.set_input_files("#upload", str(save(tmp_path / "b.png", sample_photo(1, (60, 90)))))
+    second.wait_for_selector("#result[data-version='1']", state="attached", timeout=JOB_TIMEOUT)
+    first.draw([(10, 10), (40, 20)], 90, 60)
+    first.page.click("#apply")
+    assert "replaced" in first.error()
+    first.close()
 
 
 def test_two_users_at_once(server, browser, tmp_path):

@@ -186,11 +186,22 @@ def automatic(photo: np.ndarray, model, progress: Progress) -> np.ndarray:
 
 def scribbles_unavailable() -> str | None:
     """Why the page cannot apply scribbles, or None when it can."""
-    return "scribbles need the Levin module (colorize.levin), not in this install yet"
+    import importlib.util
+    if importlib.util.find_spec("colorize.scribbles") is None:
+        return "scribbles need colorize.scribbles (Levin's method), not in this install"
+    return None
 
 
 def scribbles(photo: np.ndarray, hints: np.ndarray, model, progress: Progress) -> np.ndarray:
-    raise BadInput(scribbles_unavailable())
+    """The model corrected by the hints image (uint8 RGBA of the photo's
+    size): eval.py --marks with that image as the marks file, same
+    result."""
+    from colorize import marks as marks_lib, scribbles as levin_scribbles
+    marks = marks_lib.from_hints(imageio.to_unit_float(hints))
+    if not marks.count:
+        raise BadInput("no stroke touches the photo")
+    progress(f"spreading {marks.count} scribbled pixels", 0.2)
+    return np.asarray(levin_scribbles.colorize_batch([photo], [marks], model)[0])
 
 
 def reference_unavailable() -> str | None:

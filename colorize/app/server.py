@@ -294,6 +294,16 @@ def load_engine(cfg: AppConfig) -> Engine:
     return Engine(model)
 
 
+def warm_up(engine: Engine) -> None:
+    """The first colorization (and scribbles) compile kernels and import
+    solvers: done at start, not for the first user."""
+    photo = np.full((8, 8, 3), 128, np.uint8)
+    methods.automatic(photo, engine.model, lambda *_: None)
+    if not methods.scribbles_unavailable():
+        hints = methods.rasterize([methods.Stroke((255, 0, 0), 1.0, ((4.0, 4.0),))], 8, 8)
+        methods.scribbles(photo, hints, engine.model, lambda *_: None)
+
+
 def http_server(cfg: AppConfig, engine: Engine):
     """werkzeug's threaded server (a thread per request) on cfg.host and
     cfg.port, quiet: the page polls its jobs several times a second, and
@@ -309,9 +319,7 @@ def serve(cfg: AppConfig, ready=print) -> None:
     """Load the model, then serve until interrupted. ready(url) is called
     once the port is open (colorize-app prints it; tests read it)."""
     engine = load_engine(cfg)
-    # The first colorization compiles its kernels: done now, not for the
-    # first user.
-    methods.automatic(np.zeros((8, 8, 3), np.uint8), engine.model, lambda *_: None)
+    warm_up(engine)
     server = http_server(cfg, engine)
     host = f"[{cfg.host}]" if ":" in cfg.host else cfg.host
     ready(f"http://{host}:{server.server_port}/")

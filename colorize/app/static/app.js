@@ -9,7 +9,7 @@ const state = {
   config: null,
   photo: null,      // the server's description of the current photo
   strokes: [],      // drawn: [{color, radius, points: [[x, y], ...]}] in photo px
-  appliedCount: 0,  // how many of strokes the shown result includes
+  applied: [],      // the strokes the shown result was computed from
   drawing: null,    // the stroke under the pointer
   busy: false,
 };
@@ -126,7 +126,7 @@ async function run(what, start) {
 async function newPhoto(photo) {
   state.photo = photo;
   state.strokes = [];
-  state.appliedCount = 0;
+  state.applied = [];
   delete $("result").dataset.version;
   $("result").removeAttribute("src");
   const original = `/api/photos/${photo.id}/original.png`;
@@ -157,7 +157,7 @@ function applyScribbles() {
         method: "POST",
         headers: { "Content-Type": "application/json" },
         body: JSON.stringify({ strokes }),
-      })).then((ok) => { if (ok) state.appliedCount = strokes.length; updateControls(); });
+      })).then((ok) => { if (ok) state.applied = strokes; redraw(); });
 }
 
 function applyReference() {
@@ -165,7 +165,8 @@ function applyReference() {
   const form = new FormData();
   for (const f of files) form.append("reference", f, f.name);
   run(`Colour from ${files.length} reference photo(s)`,
-      () => api(`/api/photos/${state.photo.id}/reference`, { method: "POST", body: form }));
+      () => api(`/api/photos/${state.photo.id}/reference`, { method: "POST", body: form }))
+    .then((ok) => { if (ok) state.applied = []; redraw(); });  // the result has no strokes
 }
 
 // --- drawing -------------------------------------------------------------
@@ -198,10 +199,20 @@ function drawStroke(ctx, s, k) {
   ctx.stroke();
 }
 
+// Strokes already in the shown result are drawn faint, so that the result
+// under them can be seen; strokes not applied yet, opaque.
+const APPLIED_OPACITY = 0.3;
+
 function redraw() {
   const canvas = $("marks"), ctx = canvas.getContext("2d");
   ctx.clearRect(0, 0, canvas.width, canvas.height);
-  if (state.photo) for (const s of state.strokes) drawStroke(ctx, s, scale());
+  if (state.photo) {
+    state.strokes.forEach((s, i) => {
+      ctx.globalAlpha = state.applied[i] === s ? APPLIED_OPACITY : 1;
+      drawStroke(ctx, s, scale());
+    });
+    ctx.globalAlpha = 1;
+  }
   updateControls();
 }
 
@@ -243,7 +254,8 @@ function endStroke() {
 function updateControls() {
   const ready = Boolean(state.photo && $("result").dataset.version) && !state.busy;
   const scribbles = ready && !state.config.scribbles;
-  const changed = state.strokes.length !== state.appliedCount;
+  const changed = state.strokes.length !== state.applied.length ||
+    state.strokes.some((s, i) => s !== state.applied[i]);
   $("apply").disabled = !scribbles || !changed;
   $("undo").disabled = !scribbles || !state.strokes.length;
   $("clear").disabled = !scribbles || !state.strokes.length;
@@ -253,7 +265,7 @@ function updateControls() {
   for (const id of ["download-png", "download-jpg"]) {
     $(id).classList.toggle("disabled", !ready);
   }
-  $("download-marks").classList.toggle("disabled", !ready || !state.appliedCount);
+  $("download-marks").classList.toggle("disabled", !ready || !state.applied.length);
   if (!state.config.scribbles) {
     $("scribbles-note").textContent = !state.strokes.length ? "draw on the result" :
       `${state.strokes.length} stroke(s)` + (changed ? ", not applied yet" : ", applied");
