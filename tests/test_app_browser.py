@@ -145,39 +145,58 @@ class Page:
 
 
 def eval_result(tmp: Path, photo_file: Path, marks: Path | None = None) -> np.ndarray:
-    """What eval.py writes for this photo (and marks), run the way a user
-    runs it."""
+    """What eval.py writes for this photo (and marks): its run() in this
+    process (eval.py's main builds the same config from its flags; a
+    process per call would cost a TensorFlow start-up each)."""
+    from colorize import evaluate
     out = tmp / f"eval_{photo_file.stem}"
     shutil.rmtree(out, ignore_errors=True)
-    cmd = [sys.executable, str(REPO_ROOT / "eval.py"), f"--input={photo_file}", f"--output={out}"]
+    extra = {}
     if marks is not None:
         marks_dir = tmp / f"marks_{photo_file.stem}"
         shutil.rmtree(marks_dir, ignore_errors=True)
         marks_dir.mkdir()
         shutil.copy(marks, marks_dir / (photo_file.stem + ".png"))
-        cmd.append(f"--marks={marks_dir}")
-    done = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp,
-                          env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
-    assert done.returncode == 0, done.stderr
+        extra["marks"] = str(marks_dir)
+    summary = evaluate.run(evaluate.EvalConfig(input=str(photo_file), output=str(out),
+                                               progress=False, **extra))
+    assert not summary["skipped"], summary["skipped"]
     return imageio.read_image(out / photo_file.with_suffix(".png").name, keep_depth=True)
 
 
-def test_upload_draw_apply_download(server, browser, tmp_path, output_dir):
-    url, _ = server
-    photo = sample_photo()
+def upload_and_download(tab: Page, photo: np.ndarray, tmp_path: Path):
+    """Upload photo, wait for the automatic result, download it: (the
+    photo's file, the result)."""
     photo_file = save(tmp_path / "cat.png", photo)
-    tab = Page(browser, url)
     tab.upload(photo_file)
     tab.wait_for_result(1)
-    automatic = imageio.read_image(tab.download("#download-png", tmp_path), keep_depth=True)
+    return photo_file, imageio.read_image(tab.download("#download-png", tmp_path),
+                                          keep_depth=True)
+
+
+def skip_without_scribbles(tab: Page) -> None:
+    reason = tab.page.evaluate("state.config")["scribbles"]
+    if reason:
+        tab.close()
+        pytest.skip(f"scribbles unavailable in this build: {reason}")
+
+
+def test_upload_gives_the_eval_result(server, browser, tmp_path, output_dir):
+    photo = sample_photo()
+    tab = Page(browser, server[0])
+    photo_file, automatic = upload_and_download(tab, photo, tmp_path)
     assert automatic.shape == photo.shape
     assert metrics.mean_chroma(automatic) > 1.0  # not gray
     np.testing.assert_allclose(automatic, eval_result(tmp_path, photo_file), atol=1)
     tab.page.screenshot(path=str(output_dir / "app_page.png"))
+    tab.close()
 
-    config = tab.page.evaluate("state.config")
-    if config["scribbles"]:
-        pytest.skip(f"scribbles unavailable in this build: {config['scribbles']}")
+
+def test_red_scribble_undo_apply_download_clear(server, browser, tmp_path, output_dir):
+    photo = sample_photo()
+    tab = Page(browser, server[0])
+    skip_without_scribbles(tab)
+    photo_file, automatic = upload_and_download(tab, photo, tmp_path)
     # A red stroke across a region of the photo, by mouse.
     h, w = photo.shape[:2]
     tab.page.fill("#colour", "#ff0000")
@@ -242,8 +261,7 @@ def test_scribbles_on_a_replaced_photo_say_so(server, browser, tmp_path):
     photo, then the first applies scribbles drawn on the first photo."""
     url, _ = server
     first = Page(browser, url)
-    if first.page.evaluate("state.config")["scribbles"]:
-        pytest.skip("scribbles unavailable in this build")
+    skip_without_scribbles(first)
     second = first.context.new_page()
     second.goto(url)
     first.upload(save(tmp_path / "a.png", sample_photo(0, (60, 90))))
