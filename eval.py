@@ -5,6 +5,8 @@
     python eval.py --model_dir=runs/wgan_l1 --input=val/ --output=out/ --metrics --grid
     python eval.py --model=gray --input=val/ --output=out_gray/ --metrics   # baseline
     python eval.py --input=old_photos/ --reference=colour_photos/ --output=out/  # see docs/reference.md
+    python eval.py --input=photos/ --marks=marked/ --output=out/   # scribbles correct the model
+    python eval.py --model=levin --input=photos/ --marks=marked/ --output=out/   # Levin et al.
 
 Exit status: 0 every photo colorized (or already there), 1 finished but
 some files were skipped (listed with reasons), 2 bad flags, folders or
@@ -25,8 +27,13 @@ flags.DEFINE_string("model_dir", None, "Training run: config.json + checkpoints.
                     "--model_dir, --saved_model or --model=gray: the model shipped in the package.")
 flags.DEFINE_integer("step", None, "Checkpoint step (default: the latest).")
 flags.DEFINE_string("saved_model", None, "An exported SavedModel instead of --model_dir.")
-flags.DEFINE_enum("model", "generator", ["generator", "gray"],
-                  "gray: the zero-chroma baseline (no model needed).")
+flags.DEFINE_enum("model", "generator", ["generator", "gray", "levin"],
+                  "gray: the zero-chroma baseline (no model needed); levin: Levin et al.'s "
+                  "colorization from --marks alone (no model).")
+flags.DEFINE_string("marks", None, "Folder of scribbles: for each photo, a marked copy or a "
+                    "hints PNG with alpha under the same relative path and stem "
+                    "(docs/scribbles.md). They correct the model's colours (or, with "
+                    "--model=levin, are the only colours).")
 flags.DEFINE_integer("render_size", None, "Size the generator runs at (default: trained size).")
 flags.DEFINE_bool("metrics", False, "Score against the inputs' colours: metrics.csv/.json.")
 flags.DEFINE_bool("grid", False, "Write comparison sheets (gray | colorized | original).")
@@ -64,7 +71,8 @@ def _main(argv):
         metrics=FLAGS.metrics, grid=FLAGS.grid, overwrite=FLAGS.overwrite,
         batch_size=FLAGS.batch_size, max_pixels=round(FLAGS.max_megapixels * 1e6),
         reference=FLAGS.reference, reference_model=FLAGS.reference_model,
-        save_reference_model=FLAGS.save_reference_model, reference_prior=FLAGS.reference_prior)
+        save_reference_model=FLAGS.save_reference_model, reference_prior=FLAGS.reference_prior,
+        marks=FLAGS.marks)
     try:
         with folders.stop_on_signals():
             summary = evaluate.run(cfg)

@@ -54,6 +54,9 @@ setup(
         # Its graph cuts: the max-flow of every alpha-expansion move
         # (wheels for CPython 3.10-3.12).
         "PyMaxflow>=1.3,<2",
+        # Sparse matrices and their LU solve: Levin et al.'s colorization by
+        # scribbles (colorize.levin).
+        "scipy>=1.9",
     ],
     extras_require={
         # moto: a local S3-compatible server for the remote-storage test.
