@@ -256,3 +256,15 @@ def test_a_slow_job_does_not_hold_up_another_user(engine):
     assert time.monotonic() - start < 2.5  # while the slow job still runs
     assert slow_user.get(f"/api/jobs/{slow['job']['id']}").get_json()["state"] == "running"
     assert wait(slow_user, slow["job"]["id"])["state"] == "done"
+
+
+def test_the_page_shows_a_screen_sized_copy_and_downloads_full_size(client):
+    answer = upload(client, png_bytes(colour_image(12, server.VIEW_SIDE + 100,
+                                                   COLORS["green"]))).get_json()
+    wait(client, answer["job"]["id"])
+    pid = answer["photo"]["id"]
+    for view in ("original.png", "result.png"):
+        shown = imageio.decode_image(client.get(f"/api/photos/{pid}/{view}").data)
+        assert shown.shape[:2] == (12 * server.VIEW_SIDE // (server.VIEW_SIDE + 100),
+                                   server.VIEW_SIDE)
+    assert result_of(client, pid).shape == (12, server.VIEW_SIDE + 100, 3)
