@@ -268,3 +268,11 @@ def test_the_page_shows_a_screen_sized_copy_and_downloads_full_size(client):
         assert shown.shape[:2] == (12 * server.VIEW_SIDE // (server.VIEW_SIDE + 100),
                                    server.VIEW_SIDE)
     assert result_of(client, pid).shape == (12, server.VIEW_SIDE + 100, 3)
+
+
+def test_a_gray_photo_is_colorized_and_said_to_be_gray(client):
+    gray = colour_image(24, 32, COLORS["red"]).mean(-1, keepdims=True).astype(np.uint8)
+    answer = upload(client, png_bytes(np.repeat(gray, 3, -1))).get_json()
+    assert answer["photo"]["gray"] is True
+    assert wait(client, answer["job"]["id"])["state"] == "done"
+    assert result_of(client, answer["photo"]["id"]).shape == (24, 32, 3)

@@ -65,8 +65,12 @@ def server(tmp_path_factory):
     cwd = tmp_path_factory.mktemp("app_cwd")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO_ROOT),
                                                         os.environ.get("PYTHONPATH", "")])}
+    # The console script where this interpreter's install has it (CI's
+    # fresh venv), else the same program as a module.
+    script = shutil.which("colorize-app", path=str(Path(sys.executable).parent))
+    command = [script] if script else [sys.executable, "-m", "colorize.app"]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "colorize.app", "--port=0", "--max_megapixels=1"],
+        command + ["--port=0", "--max_megapixels=1"],
         cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lines, url = [], []
 

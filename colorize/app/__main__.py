@@ -13,29 +13,30 @@ from absl import app, flags
 from colorize import settings
 from colorize.app.config import AppConfig
 
-settings.define_flags(AppConfig, module_name="colorize.app")
+# module_name: the program being run, so that --helpshort lists these flags.
+settings.define_flags(AppConfig, module_name=sys.argv[0])
 FLAGS = flags.FLAGS
 
 
-def main(argv):
+def main(argv) -> int:
     del argv
-    cfg = AppConfig(**settings.values_from_flags(AppConfig))
     try:
+        cfg = AppConfig(**settings.values_from_flags(AppConfig))
         cfg.check()
-        import flask  # noqa: F401 - the app extra, checked before the model loads
-    except ImportError:
-        print('error: colorize-app needs the web extra: pip install -e ".[app]"', file=sys.stderr)
-        return 2
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    from colorize.app import server
-
-    print(f"colorize-app: loading the model ...", flush=True)
+    try:
+        from colorize.app import server  # Flask: the app extra
+    except ImportError as e:
+        print(f'error: colorize-app needs the app extra (pip install -e ".[app]"): {e}',
+              file=sys.stderr)
+        return 2
+    print("colorize-app: loading the model ...", flush=True)
     try:
         server.serve(cfg, ready=lambda url: print(f"colorize-app: serving on {url} "
                                                   "(Ctrl+C stops)", flush=True))
-    except (FileNotFoundError, ValueError, OSError) as e:
+    except (FileNotFoundError, ValueError, OSError) as e:  # the model, or the port
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

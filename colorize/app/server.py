@@ -328,8 +328,8 @@ def serve(cfg: AppConfig, ready=print) -> None:
     """Load the model, then serve until interrupted. ready(url) is called
     once the port is open (colorize-app prints it; tests read it)."""
     engine = load_engine(cfg)
+    server = http_server(cfg, engine)  # a port in use fails here, before the warm-up
     warm_up(engine)
-    server = http_server(cfg, engine)
     host = f"[{cfg.host}]" if ":" in cfg.host else cfg.host
     ready(f"http://{host}:{server.server_port}/")
     server.serve_forever()
