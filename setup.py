@@ -66,6 +66,9 @@ setup(
         # colorize-app's web server (a kept, small framework; see
         # colorize/app/__init__.py for why not Gradio).
         "app": ["flask>=3,<4"],
+        # bench/bench_scribbles.py's multigrid row (the solver it measures
+        # against the one colorize.levin uses).
+        "bench": ["pyamg>=5"],
     },
     entry_points={
         "console_scripts": [

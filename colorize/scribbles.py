@@ -13,7 +13,7 @@ resolution.
 Scribbles that correct a model: the model's ab everywhere, plus a
 correction delta that equals (scribble ab - model ab) at the marked pixels
 and spreads by Levin's affinities with a weak pull towards 0 at unmarked
-ones ((1 + CORRECTION_SHIFT) on the diagonal of their rows), so that it
+ones ((1 + shift) on the diagonal of their rows: correction_shift), so that it
 fades with distance instead of recolouring the whole photo, and stops at
 strong edges as Levin's colours do.
 """
@@ -33,8 +33,14 @@ from colorize.marks import Marks
 # direct solve of about 0.3 s a channel pair on one core.
 WORK_PIXELS = 1 << 16
 # The correction's pull towards 0 at unmarked pixels (see the module's
-# docstring): chosen on held-out photos by the sweep (RESULTS.md).
-CORRECTION_SHIFT = 0.01
+# docstring): SHIFT_ONE / k ** SHIFT_POWER for k separate scribbles. A
+# correction spread from few scribbles is a noisy estimate of the model's
+# error far away, so it must fade; from many, the propagated correction
+# is an interpolation between them and needs no pull. Chosen on training
+# photos (experiments/scribble_sweep.py; RESULTS.md): a fixed 1e-4 lost to
+# Levin alone at 50 hints, 0 lost to the model alone at 2.
+SHIFT_ONE = 2e-4
+SHIFT_POWER = 1.0
 
 
 def work_size(height: int, width: int, max_pixels: int = WORK_PIXELS) -> tuple[int, int]:
@@ -64,13 +70,22 @@ def work_marks(marks: Marks, size: tuple[int, int]) -> tuple[np.ndarray, np.ndar
     return mask.reshape(h, w), ab.reshape(h, w, 2)
 
 
+def correction_shift(mask: np.ndarray, one: float = SHIFT_ONE,
+                     power: float = SHIFT_POWER) -> float:
+    """The correction's shift for marks mask [h, w]: one / k ** power, k
+    its 8-connected scribbles."""
+    k = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)[0] - 1
+    return one / max(k, 1) ** power
+
+
 def solve_ab(y: np.ndarray, mask: np.ndarray, ab_marks: np.ndarray, base: np.ndarray | None,
-             shift: float = CORRECTION_SHIFT, least_squares: bool = False) -> np.ndarray:
+             shift: float | None = None, least_squares: bool = False) -> np.ndarray:
     """ab [h, w, 2] at the solve's resolution: Levin's propagation of the
     marks (base None), or base corrected by the marks (see the module's
-    docstring)."""
+    docstring) with this shift (None: correction_shift's)."""
     if base is None:
         return levin.propagate(y, mask, ab_marks, least_squares=least_squares)
+    shift = correction_shift(mask) if shift is None else shift
     delta = levin.propagate(y, mask, ab_marks - base, shift=shift, least_squares=least_squares)
     return base + delta
 
@@ -104,7 +119,7 @@ def model_ab(ab_small: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 
 def colorize(photo: np.ndarray, marks: Marks, ab_small: np.ndarray | None = None,
-             shift: float = CORRECTION_SHIFT) -> np.ndarray:
+             shift: float | None = None) -> np.ndarray:
     """A photo (uint8, uint16 or float RGB) and its marks -> uint8 RGB:
     Levin's method alone (ab_small None) or the network's ab [S, S, 2]
     corrected by the marks."""

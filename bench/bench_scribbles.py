@@ -1,0 +1,186 @@
+"""Colour from scribbles: speed and agreement with the authors' reference,
+end-to-end time in eval.py, and peak memory.
+
+    python bench/bench_scribbles.py [--photo FILE] [--strokes 36] [--skip_48mp]
+
+1. A 1 MP photo with --strokes scribbles, Levin's method alone, three ways
+   side by side: scipy's direct sparse solve of the authors' system at the
+   photo's resolution (what the paper used for stills: the reference),
+   pyamg's AIR multigrid (the fastest of pyamg's solvers on this system)
+   at the same resolution, and colorize.scribbles (the solve at
+   WORK_PIXELS, merged onto full-resolution L). Prints each one's seconds,
+   the speed-up over the reference and the mean Lab distance (CIE76) of
+   each output to the reference's (both as uint8 RGB).
+2. eval.py (evaluate.run, one process) on three 12 MP JPEG photos with
+   marked copies, after a warm-up on a small photo: seconds per photo
+   with the marks, and without (the automatic model), decoding and
+   encoding included.
+3. eval.py in a fresh process on a 48 MP photo with a marked copy: its
+   peak resident memory.
+The photo is --photo (default: a BSDS photo from ../shared/data when
+present, else a synthetic one), made gray, resized to each size; strokes
+are random 5 px lines in random colours.
+"""
+import argparse
+import glob
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+
+
+def base_photo(path: str | None) -> np.ndarray:
+    """A gray uint8 RGB photo."""
+    if path is None:
+        found = sorted(glob.glob(str(REPO.parent / "shared" / "data" / "bsds" / "train" / "*.jpg")))
+        path = found[0] if found else None
+    if path is None:
+        rng = np.random.default_rng(0)
+        gray = cv2.resize(rng.integers(0, 256, (12, 16), np.uint8), (640, 480),
+                          interpolation=cv2.INTER_CUBIC)
+    else:
+        gray = cv2.cvtColor(cv2.imread(path), cv2.COLOR_BGR2GRAY)
+    return np.repeat(gray[..., None], 3, axis=2)
+
+
+def scribbled(photo: np.ndarray, h: int, w: int, strokes: int, seed: int = 0):
+    """(gray photo at h x w, its marked copy with `strokes` random lines)."""
+    gray = cv2.resize(photo, (w, h), interpolation=cv2.INTER_CUBIC)
+    marked = gray.copy()
+    rng = np.random.default_rng(seed)
+    scale = max(1, round(min(h, w) / 500))
+    for _ in range(strokes):
+        x, y = int(rng.integers(0, w)), int(rng.integers(0, h))
+        dx, dy = rng.integers(-w // 10, w // 10 + 1, 2)
+        colour = tuple(int(c) for c in rng.integers(0, 256, 3))
+        cv2.line(marked, (x, y), (int(x + dx), int(y + dy)), colour, 5 * scale)
+    return gray, marked
+
+
+def _lab(rgb_u8):
+    from colorize import color
+    return color.rgb_to_lab_np(rgb_u8.astype(np.float32) / 255.0)
+
+
+def _full_res(gray, marks, ab) -> np.ndarray:
+    """The photo's L with ab [H, W, 2] -> uint8 RGB (the reference's output)."""
+    from colorize import color, imageio
+    lab = _lab(gray)
+    lab[..., 1:] = ab
+    return imageio.to_uint8(color.lab_to_rgb_np(lab))
+
+
+def agreement(photo, strokes: int, amg: bool) -> None:
+    try:
+        import pyamg  # the "bench" extra
+    except ImportError:
+        print("  (pyamg is not installed: pip install .[bench] for the multigrid row)")
+        amg = False
+
+    from colorize import levin, marks as marks_lib, scribbles
+
+    gray, marked = scribbled(photo, 1000, 1000, strokes)
+    marks = marks_lib.from_marked_copy(marked, gray)
+    h, w = gray.shape[:2]
+    mask = np.zeros(h * w, bool)
+    mask[marks.index] = True
+    values = np.zeros((h * w, 2))
+    values[marks.index] = marks.ab
+    y = _lab(gray)[..., 0] / 100.0
+    print(f"1 MP ({w}x{h}), {strokes} strokes, {marks.count} marked pixels; Levin's method alone")
+    scribbles.colorize(gray[:64, :64], marks_lib.from_marked_copy(marked[:64, :64], gray[:64, :64]))
+
+    start = time.perf_counter()
+    ours = scribbles.colorize(gray, marks)
+    t_ours = time.perf_counter() - start
+    start = time.perf_counter()
+    ab_ref = levin.propagate(y, mask.reshape(h, w), values.reshape(h, w, 2))
+    t_ref = time.perf_counter() - start
+    ref = _full_res(gray, marks, ab_ref)
+    rows = [("direct solve at 1 MP (reference)", t_ref, ref), ("colorize.scribbles", t_ours, ours)]
+    if amg:
+        start = time.perf_counter()
+        a = levin.affinity_matrix(y, mask.reshape(h, w))
+        a_ff, rhs = levin._reduced(a, mask, values)
+        solver = pyamg.air_solver(a_ff)
+        ab = np.where(mask[:, None], values, 0.0)
+        ab[~mask] = np.stack([solver.solve(rhs[:, c], tol=1e-8, accel="gmres")
+                              for c in range(2)], -1)
+        rows.append(("pyamg AIR multigrid at 1 MP", time.perf_counter() - start,
+                     _full_res(gray, marks, ab.reshape(h, w, 2))))
+    ref_lab = _lab(ref)
+    print(f"  {'method':36s} {'seconds':>8s} {'speed-up':>9s} {'mean dE to ref':>15s}")
+    for name, t, out in rows:
+        d = np.linalg.norm(_lab(out) - ref_lab, axis=-1)
+        print(f"  {name:36s} {t:8.2f} {t_ref / t:8.1f}x {d.mean():15.3f}")
+
+
+def _write_case(folder: Path, photo, size, strokes, count, seed=0):
+    from colorize import imageio
+    for i in range(count):
+        gray, marked = scribbled(photo, *size, strokes, seed + i)
+        imageio.write_image(folder / "photos" / f"p{i}.jpg", gray)
+        imageio.write_image(folder / "marked" / f"p{i}.png", marked)
+
+
+def end_to_end(photo, strokes: int) -> None:
+    from colorize import evaluate
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        _write_case(tmp / "warm", photo, (300, 400), strokes, 1)
+        _write_case(tmp / "big", photo, (3000, 4000), strokes, 3)
+        for marks in (True, False):
+            cfg = dict(progress=False, marks=str(tmp / "warm" / "marked") if marks else None)
+            evaluate.run(evaluate.EvalConfig(input=str(tmp / "warm" / "photos"),
+                                             output=str(tmp / f"warm_out{marks}"), **cfg))
+            if marks:
+                cfg["marks"] = str(tmp / "big" / "marked")
+            start = time.perf_counter()
+            summary = evaluate.run(evaluate.EvalConfig(input=str(tmp / "big" / "photos"),
+                                                       output=str(tmp / f"out{marks}"), **cfg))
+            per = (time.perf_counter() - start) / summary["written"]
+            what = (f"with marks ({summary['marks']['marked_pixels'] // 3} marked pixels a photo)"
+                    if marks else "without marks (automatic)")
+            print(f"  eval.py, 12 MP JPEG, {what}: {per:.2f} s per photo")
+
+
+def peak_48mp(photo, strokes: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        _write_case(tmp, photo, (6000, 8000), strokes, 1)
+        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        subprocess.run([sys.executable, str(REPO / "eval.py"), f"--input={tmp / 'photos'}",
+                        f"--marks={tmp / 'marked'}", f"--output={tmp / 'out'}"],
+                       check=True, capture_output=True)
+        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        print(f"  eval.py --marks, one 48 MP photo, fresh process: peak resident memory "
+              f"{max(peak, before) / 2 ** 20:.2f} GiB")
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--photo", default=None)
+    p.add_argument("--strokes", type=int, default=36)
+    p.add_argument("--skip_amg", action="store_true", help="skip the multigrid row (slow)")
+    p.add_argument("--skip_48mp", action="store_true")
+    a = p.parse_args()
+    photo = base_photo(a.photo)
+    agreement(photo, a.strokes, not a.skip_amg)
+    end_to_end(photo, a.strokes)
+    if not a.skip_48mp:
+        peak_48mp(photo, a.strokes)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
