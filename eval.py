@@ -49,8 +49,8 @@ flags.DEFINE_string("reference_model", None, "A reference model saved by --save_
                     "(instead of --reference).")
 flags.DEFINE_string("save_reference_model", None, "Save what --reference learnt here (.npz), "
                     "for a later run's --reference_model.")
-flags.DEFINE_bool("reference_prior", True, "With --reference: the automatic model's colour "
-                  "where the reference classifier is unsure (--noreference_prior: none).")
+flags.DEFINE_bool("reference_prior", False, "With --reference: mix in the automatic model's "
+                  "colour where the reference classifier is unsure (see docs/reference.md).")
 flags.mark_flags_as_required(["input", "output"])
 FLAGS = flags.FLAGS
 

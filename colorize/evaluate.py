@@ -56,8 +56,10 @@ class EvalConfig:
     reference_model: str | None = None
     save_reference_model: str | None = None
     # Mix in the automatic model's colour where the reference classifier is
-    # unsure (the model eval would use without --reference).
-    reference_prior: bool = True
+    # unsure (the model eval would use without --reference). Off by default:
+    # on photos that share the reference's colours it made them paler and
+    # lowered AuC (RESULTS.md, "Colour from reference photos").
+    reference_prior: bool = False
     marks: str | None = None  # folder of marked copies / hints images (colorize.marks)
 
 

@@ -279,6 +279,8 @@ class Prediction:
     variation: np.ndarray  # [N] predicted local colour variation
     class_ab: np.ndarray  # [N, C, 2] the kernel-weighted colour within each class
     class_weight: np.ndarray  # [N, C] the kernel weight behind class_ab
+    support: np.ndarray  # [N] exp(-d^2 / 2h^2) to the nearest training sample: ~1 for a
+    # texture seen in the references, ~0 for one unlike any of theirs
 
 
 def predict(model: ReferenceModel, l: np.ndarray) -> Prediction:
@@ -287,6 +289,7 @@ def predict(model: ReferenceModel, l: np.ndarray) -> Prediction:
     training sample's weighs that sample's class, variation and colour."""
     features = reduce(model, _raw_features(l, model.config)[0])
     train = model.train_features
+    train_t = np.ascontiguousarray(train.T)  # the product reads it row by row
     classes = len(model.centres)
     onehot = np.eye(classes, dtype=np.float32)[model.train_classes]
     # One product gives, per pixel: weight per class, weighted a and b per
@@ -297,12 +300,14 @@ def predict(model: ReferenceModel, l: np.ndarray) -> Prediction:
     train_sq = (train * train).sum(1)
     inv = 1.0 / (2.0 * model.bandwidth ** 2)
     sums = np.empty((len(features), targets.shape[1]), np.float32)
+    nearest = np.empty(len(features), np.float32)
     for start in range(0, len(features), CHUNK):
         f = features[start:start + CHUNK]
-        d2 = (f * f).sum(1)[:, None] + train_sq[None] - 2.0 * (f @ train.T)
+        d2 = (f * f).sum(1)[:, None] + train_sq[None] - 2.0 * (f @ train_t)
         # Relative to each pixel's nearest sample: a pixel unlike every
         # reference pixel still gets a distribution (its nearest samples').
-        weights = np.exp(-(d2 - d2.min(axis=1, keepdims=True)) * inv)
+        nearest[start:start + CHUNK] = np.maximum(d2.min(axis=1), 0.0)
+        weights = np.exp(-(d2 - nearest[start:start + CHUNK, None]) * inv)
         sums[start:start + CHUNK] = weights @ targets
     per_class = sums[:, :classes]
     total = sums[:, -1:]
@@ -310,7 +315,7 @@ def predict(model: ReferenceModel, l: np.ndarray) -> Prediction:
     class_ab = np.stack([sums[:, classes:2 * classes] / safe,
                          sums[:, 2 * classes:3 * classes] / safe], axis=-1)
     return Prediction(probabilities=per_class / total, variation=sums[:, -2] / total[:, 0],
-                      class_ab=class_ab, class_weight=per_class)
+                      class_ab=class_ab, class_weight=per_class, support=np.exp(-nearest * inv))
 
 
 def edge_weights(model: ReferenceModel, l: np.ndarray, variation: np.ndarray,
@@ -328,23 +333,34 @@ def edge_weights(model: ReferenceModel, l: np.ndarray, variation: np.ndarray,
             / (1.0 + harmonic / model.variation_scale))
 
 
-def colorize_l(model: ReferenceModel, l: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """L [S, S] (0..100) -> (ab [S, S, 2] in Lab units, confidence [S, S]:
-    the probability of each pixel's chosen class)."""
-    height, width = l.shape
-    pred = predict(model, l)
+def choose_classes(model: ReferenceModel, l: np.ndarray, pred: Prediction) -> np.ndarray:
+    """The class map [N] of least energy (alpha-expansion): -log p per
+    pixel, plus the Lab distance between neighbouring classes times the
+    edge's weight."""
     unary = -np.log(pred.probabilities + PROBABILITY_FLOOR)
-    edges = graphcut.grid_edges(height, width)
+    edges = graphcut.grid_edges(*l.shape)
     pairwise = np.linalg.norm(model.centres[:, None] - model.centres[None], axis=-1)
-    labels = graphcut.alpha_expansion(unary, edges, edge_weights(model, l, pred.variation, edges),
-                                      pairwise)
+    return graphcut.alpha_expansion(unary, edges, edge_weights(model, l, pred.variation, edges),
+                                    pairwise)
+
+
+def class_colours(model: ReferenceModel, pred: Prediction,
+                  labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(ab [N, 2], confidence [N]) for a class map: the colour refined
+    within each pixel's class (the kernel-weighted mean colour of that
+    class's training pixels; its centre where none is near), and the
+    probability the classifier gave that class."""
     rows = np.arange(len(labels))
-    # Refined within the chosen class: the kernel-weighted mean colour of
-    # that class's training pixels (its centre where none is near).
     seen = pred.class_weight[rows, labels] > 1e-12
     ab = np.where(seen[:, None], pred.class_ab[rows, labels], model.centres[labels])
-    confidence = pred.probabilities[rows, labels]
-    return ab.reshape(height, width, 2).astype(np.float32), confidence.reshape(height, width)
+    return ab.astype(np.float32), pred.probabilities[rows, labels]
+
+
+def colorize_l(model: ReferenceModel, l: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """L [S, S] (0..100) -> (ab [S, S, 2] in Lab units, confidence [S, S])."""
+    pred = predict(model, l)
+    ab, confidence = class_colours(model, pred, choose_classes(model, l, pred))
+    return ab.reshape(*l.shape, 2), confidence.reshape(l.shape)
 
 
 # --- Use from eval ---------------------------------------------------------------
@@ -395,11 +411,13 @@ def read_references(path: str | os.PathLike, max_pixels: int | None = imageio.MA
                                        max_pixels=max_pixels)
             check_colourful(photo, folders.display_name(relpath))
             # Only the work-size version is needed: keep that, not the file.
-            photos.append(imageio.resize(photo, *_shrunk_size(photo, 4 * size)))
+            photos.append(imageio.resize(photo, *_shrunk_size(photo, 2 * size)))
             kept.append(folders.display_name(relpath))
         except Exception as e:  # noqa: BLE001 - any failure is this file's skip reason
             skipped.append({"path": folders.display_name(relpath),
                             "reason": folders.skip_reason(e)})
+    if not photos and path.is_file():
+        raise ReferenceError(f"--reference {path}: {skipped[0]['reason']}")
     if not photos:
         reasons = "; ".join(f"{s['path']}: {s['reason']}" for s in skipped[:5]) or "no image files"
         raise ReferenceError(f"no usable reference photo in {path} ({reasons})")
