@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
+import tempfile
 from pathlib import Path
 from typing import Callable
 
@@ -209,32 +210,49 @@ def reference_unavailable() -> str | None:
     return None
 
 
-def read_reference(data: bytes, name: str, max_pixels: int) -> np.ndarray:
-    """An uploaded reference photo, read as eval.py --reference reads a
-    file (colorize.reference.read_references): JPEGs decoded at reduced
-    size when far larger than the work size, gray ones refused, kept
-    shrunk to what learning uses (memory does not grow with the file)."""
+def read_references(files: list[tuple[str, bytes]], max_pixels: int) -> tuple[list, list]:
+    """Uploaded reference photos [(name, bytes)] -> (photos, names), read
+    by the very code eval.py --reference reads files with
+    (colorize.reference.read_references: reduced JPEG decoding, gray
+    photos refused, photos kept at learning size), from a temporary
+    folder of the server's that is deleted at once. BadInput naming the
+    files that cannot be used."""
     from colorize import reference as charpiat
-    size = charpiat.ReferenceConfig.size
-    try:
-        photo = imageio.decode_image(data, keep_depth=True, min_side=2 * size,
-                                     max_pixels=max_pixels)
-        charpiat.check_colourful(photo, name)
-    except (imageio.UnreadableImage, charpiat.ReferenceError) as e:
-        raise BadInput(f"reference {name}: {e}") from None
-    return imageio.resize(photo, *charpiat._shrunk_size(photo, 4 * size))
+    with tempfile.TemporaryDirectory(prefix="colorize-app-") as folder:
+        stored = {}
+        for i, (name, data) in enumerate(files):
+            # The extension only makes the folder walk pick the file up;
+            # decoding goes by the bytes.
+            suffix = Path(name).suffix.lower() if imageio.is_image_name(name) else ".png"
+            stored[f"{i:03d}{suffix}"] = name
+            (Path(folder) / f"{i:03d}{suffix}").write_bytes(data)
+
+        def named(text: str) -> str:
+            for file, name in stored.items():
+                text = text.replace(file, name)
+            return text.replace(folder, "the upload")
+
+        try:
+            photos, kept, skipped = charpiat.read_references(folder, max_pixels)
+        except charpiat.ReferenceError as e:
+            raise BadInput(named(str(e))) from None
+    if skipped:
+        raise BadInput("cannot use " + "; ".join(f"{stored.get(s['path'], s['path'])}: "
+                                                  f"{named(s['reason'])}" for s in skipped))
+    return photos, [stored[k] for k in kept]
 
 
 def reference(photo: np.ndarray, references: list, names: list, model,
               progress: Progress) -> np.ndarray:
     """Charpiat et al.'s colorization learnt from the reference photos,
-    with the automatic model as the prior where its classifier is unsure:
-    eval.py --reference's default, same result."""
-    from colorize import inference, reference as charpiat
+    with the automatic model as the prior where its classifier is unsure
+    if eval.py --reference has it by default: that command's result."""
+    from colorize import evaluate, inference, reference as charpiat
     progress(f"learning colours from {len(references)} reference photo(s)", 0.1)
     try:
         learnt = charpiat.learn(references, names=names)
     except charpiat.ReferenceError as e:
         raise BadInput(str(e)) from None
     progress("colorizing from the references", 0.6)
-    return np.asarray(inference.colorize_batch([photo], charpiat.as_model(learnt, model))[0])
+    prior = model if evaluate.EvalConfig.reference_prior else None
+    return np.asarray(inference.colorize_batch([photo], charpiat.as_model(learnt, prior))[0])

@@ -284,9 +284,9 @@ def create_app(cfg: AppConfig, engine: Engine) -> Flask:
             raise methods.BadInput("no reference photo in the upload (form field 'reference')")
         if len(files) > MAX_REFERENCES:
             raise methods.BadInput(f"{len(files)} reference photos; at most {MAX_REFERENCES}")
-        names = [f.filename or f"reference {i + 1}" for i, f in enumerate(files)]
-        references = [methods.read_reference(f.read(), name, cfg.max_pixels)
-                      for f, name in zip(files, names)]
+        references, names = methods.read_references(
+            [(f.filename or f"reference {i + 1}", f.read()) for i, f in enumerate(files)],
+            cfg.max_pixels)
         return jsonify(job=store.start(s, photo, engine.reference(references, names)).describe())
 
     return app
