@@ -110,10 +110,7 @@ def main():
     httpd = server.http_server(cfg, engine)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{httpd.server_port}/"
-    scribbles = methods.scribbles_unavailable()
     print(f"model: {engine.model.name}; {os.cpu_count()} cores; best of {args.repeats}")
-    if scribbles:
-        print(f"scribbles not timed: {scribbles}")
 
     for mp in args.megapixels:
         photo = photo_of(mp)
@@ -127,14 +124,13 @@ def main():
                  best(lambda: methods.automatic(photo, engine.model, lambda *_: None),
                       args.repeats))]
         photo_id = client.upload(png)
-        if not scribbles:
-            parsed = methods.parse_strokes(strokes, w, h)
-            rows += [
-                (f"{args.strokes} scribbles -> result",
-                 best(lambda: client.scribbles(photo_id, strokes), args.repeats)),
-                ("  rasterise + method, called directly",
-                 best(lambda: methods.scribbles(photo, methods.rasterize(parsed, h, w),
-                                                engine.model, lambda *_: None), args.repeats))]
+        parsed = methods.parse_strokes(strokes, w, h)
+        rows += [
+            (f"{args.strokes} scribbles -> result",
+             best(lambda: client.scribbles(photo_id, strokes), args.repeats)),
+            ("  rasterise + method, called directly",
+             best(lambda: methods.scribbles(photo, methods.rasterize(parsed, h, w),
+                                            engine.model, lambda *_: None), args.repeats))]
         rows += [("show result (PNG)",
                   best(lambda: client.get(f"api/photos/{photo_id}/result.png"), args.repeats)),
                  ("download PNG", best(lambda: client.get(

@@ -178,13 +178,6 @@ def upload_and_download(tab: Page, photo: np.ndarray, tmp_path: Path):
                                           keep_depth=True)
 
 
-def skip_without_scribbles(tab: Page) -> None:
-    reason = tab.page.evaluate("state.config")["scribbles"]
-    if reason:
-        tab.close()
-        pytest.skip(f"scribbles unavailable in this build: {reason}")
-
-
 def test_upload_gives_the_eval_result(server, browser, tmp_path, output_dir):
     photo = sample_photo()
     tab = Page(browser, server[0])
@@ -199,7 +192,6 @@ def test_upload_gives_the_eval_result(server, browser, tmp_path, output_dir):
 def test_red_scribble_undo_apply_download_clear(server, browser, tmp_path, output_dir):
     photo = sample_photo()
     tab = Page(browser, server[0])
-    skip_without_scribbles(tab)
     photo_file, automatic = upload_and_download(tab, photo, tmp_path)
     # A red stroke across a region of the photo, by mouse.
     h, w = photo.shape[:2]
@@ -265,7 +257,6 @@ def test_scribbles_on_a_replaced_photo_say_so(server, browser, tmp_path):
     photo, then the first applies scribbles drawn on the first photo."""
     url, _ = server
     first = Page(browser, url)
-    skip_without_scribbles(first)
     second = first.context.new_page()
     second.goto(url)
     first.upload(save(tmp_path / "a.png", sample_photo(0, (60, 90))))

@@ -185,14 +185,6 @@ def automatic(photo: np.ndarray, model, progress: Progress) -> np.ndarray:
     return np.asarray(inference.colorize_batch([photo], model)[0])
 
 
-def scribbles_unavailable() -> str | None:
-    """Why the page cannot apply scribbles, or None when it can."""
-    import importlib.util
-    if importlib.util.find_spec("colorize.scribbles") is None:
-        return "scribbles need colorize.scribbles (Levin's method), not in this install"
-    return None
-
-
 def scribbles(photo: np.ndarray, hints: np.ndarray, model, progress: Progress) -> np.ndarray:
     """The model corrected by the hints image (uint8 RGBA of the photo's
     size): eval.py --marks with that image as the marks file, same
@@ -203,11 +195,6 @@ def scribbles(photo: np.ndarray, hints: np.ndarray, model, progress: Progress) -
         raise BadInput("no stroke touches the photo")
     progress(f"spreading {marks.count} scribbled pixels", 0.2)
     return np.asarray(levin_scribbles.colorize_batch([photo], [marks], model)[0])
-
-
-def reference_unavailable() -> str | None:
-    """Why the page cannot use reference photos, or None when it can."""
-    return None
 
 
 def read_references(files: list[tuple[str, bytes]], max_pixels: int) -> tuple[list, list]:

@@ -196,9 +196,7 @@ def create_app(cfg: AppConfig, engine: Engine) -> Flask:
     @app.get("/api/config")
     def config():
         return jsonify(max_upload_bytes=cfg.max_upload_bytes, max_pixels=cfg.max_pixels,
-                       samples=list(methods.SAMPLES), model=engine.model.name,
-                       scribbles=methods.scribbles_unavailable(),
-                       reference=methods.reference_unavailable())
+                       samples=list(methods.SAMPLES), model=engine.model.name)
 
     @app.post("/api/photo")
     def upload():
@@ -259,35 +257,41 @@ def create_app(cfg: AppConfig, engine: Engine) -> Flask:
         # Named as the photo, so that it goes into a --marks folder as it is.
         return _image(photo.hints, ".png", f"{_safe_stem(photo.name)}.png")
 
+    def photo_job(photo_id: str, work_for) -> Response:
+        """Start work_for(photo) on the caller's photo; a replaced or
+        unknown photo, or bad input, answers before any work starts."""
+        s = session()
+        photo = store.photo(s, photo_id)
+        return jsonify(job=store.start(s, photo, work_for(photo)).describe())
+
     @app.post("/api/photos/<photo_id>/scribbles")
     def scribbles(photo_id):
-        s = session()
-        photo = store.photo(s, photo_id)  # a replaced photo says so first
-        unavailable = methods.scribbles_unavailable()
-        if unavailable:
-            return _error(unavailable, 501)
         body = request.get_json(silent=True)
-        if not isinstance(body, dict):
-            raise methods.BadInput("expected JSON {strokes: [...]}")
-        strokes = methods.parse_strokes(body.get("strokes"), photo.width, photo.height)
-        return jsonify(job=store.start(s, photo, engine.scribbles(strokes)).describe())
+
+        def work_for(photo):
+            if not isinstance(body, dict):
+                raise methods.BadInput("expected JSON {strokes: [...]}")
+            return engine.scribbles(
+                methods.parse_strokes(body.get("strokes"), photo.width, photo.height))
+
+        return photo_job(photo_id, work_for)
 
     @app.post("/api/photos/<photo_id>/reference")
     def reference(photo_id):
-        s = session()
-        photo = store.photo(s, photo_id)  # a replaced photo says so first
-        unavailable = methods.reference_unavailable()
-        if unavailable:
-            return _error(unavailable, 501)
         files = request.files.getlist("reference")
-        if not files:
-            raise methods.BadInput("no reference photo in the upload (form field 'reference')")
-        if len(files) > MAX_REFERENCES:
-            raise methods.BadInput(f"{len(files)} reference photos; at most {MAX_REFERENCES}")
-        references, names = methods.read_references(
-            [(f.filename or f"reference {i + 1}", f.read()) for i, f in enumerate(files)],
-            cfg.max_pixels)
-        return jsonify(job=store.start(s, photo, engine.reference(references, names)).describe())
+
+        def work_for(photo):
+            if not files:
+                raise methods.BadInput("no reference photo in the upload (form field "
+                                       "'reference')")
+            if len(files) > MAX_REFERENCES:
+                raise methods.BadInput(f"{len(files)} reference photos; at most "
+                                       f"{MAX_REFERENCES}")
+            return engine.reference(*methods.read_references(
+                [(f.filename or f"reference {i + 1}", f.read()) for i, f in enumerate(files)],
+                cfg.max_pixels))
+
+        return photo_job(photo_id, work_for)
 
     return app
 
@@ -308,9 +312,8 @@ def warm_up(engine: Engine) -> None:
     solvers: done at start, not for the first user."""
     photo = np.full((8, 8, 3), 128, np.uint8)
     methods.automatic(photo, engine.model, lambda *_: None)
-    if not methods.scribbles_unavailable():
-        hints = methods.rasterize([methods.Stroke((255, 0, 0), 1.0, ((4.0, 4.0),))], 8, 8)
-        methods.scribbles(photo, hints, engine.model, lambda *_: None)
+    hints = methods.rasterize([methods.Stroke((255, 0, 0), 1.0, ((4.0, 4.0),))], 8, 8)
+    methods.scribbles(photo, hints, engine.model, lambda *_: None)
 
 
 def http_server(cfg: AppConfig, engine: Engine):

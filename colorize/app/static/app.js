@@ -224,7 +224,7 @@ function photoPoint(event) {
 }
 
 function canDraw() {
-  return state.photo && $("result").dataset.version && !state.config.scribbles && !state.busy;
+  return state.photo && $("result").dataset.version && !state.busy;
 }
 
 function startStroke(event) {
@@ -253,23 +253,19 @@ function endStroke() {
 
 function updateControls() {
   const ready = Boolean(state.photo && $("result").dataset.version) && !state.busy;
-  const scribbles = ready && !state.config.scribbles;
   const changed = state.strokes.length !== state.applied.length ||
     state.strokes.some((s, i) => s !== state.applied[i]);
-  $("apply").disabled = !scribbles || !changed;
-  $("undo").disabled = !scribbles || !state.strokes.length;
-  $("clear").disabled = !scribbles || !state.strokes.length;
-  const reference = ready && !state.config.reference;
-  $("reference").disabled = !reference;
-  $("apply-reference").disabled = !reference || !$("reference").files.length;
+  $("apply").disabled = !ready || !changed;
+  $("undo").disabled = !ready || !state.strokes.length;
+  $("clear").disabled = !ready || !state.strokes.length;
+  $("reference").disabled = !ready;
+  $("apply-reference").disabled = !ready || !$("reference").files.length;
   for (const id of ["download-png", "download-jpg"]) {
     $(id).classList.toggle("disabled", !ready);
   }
   $("download-marks").classList.toggle("disabled", !ready || !state.applied.length);
-  if (!state.config.scribbles) {
-    $("scribbles-note").textContent = !state.strokes.length ? "draw on the result" :
-      `${state.strokes.length} stroke(s)` + (changed ? ", not applied yet" : ", applied");
-  }
+  $("scribbles-note").textContent = !state.strokes.length ? "draw on the result" :
+    `${state.strokes.length} stroke(s)` + (changed ? ", not applied yet" : ", applied");
 }
 
 function setView(view) {
@@ -291,8 +287,6 @@ async function init() {
     o.value = o.textContent = name;
     $("sample").append(o);
   }
-  if (state.config.scribbles) $("scribbles-note").textContent = state.config.scribbles;
-  if (state.config.reference) $("reference-note").textContent = state.config.reference;
 
   $("upload").addEventListener("change", (e) => {
     if (e.target.files.length) uploadFile(e.target.files[0]);
