@@ -190,6 +190,23 @@ def test_requests_for_another_host_are_refused(client):
     assert client.get("/static/../server.py").status_code == 404
 
 
+def test_download_names_are_safe_for_a_header(client):
+    answer = upload(client, png_bytes(colour_image(8, 8, COLORS["red"])), 'Résumé 2024.png')
+    wait(client, answer.get_json()["job"]["id"])
+    response = client.get(f"/api/photos/{answer.get_json()['photo']['id']}/download.png")
+    assert response.headers["Content-Disposition"] == \
+        'attachment; filename="R_sum__2024_colorized.png"'
+
+
+def test_sessions_are_bounded(monkeypatch):
+    monkeypatch.setattr(store_lib, "MAX_SESSIONS", 3)
+    store = store_lib.Store(memory_bytes=1 << 20, jobs=1)
+    first = store.session(None)
+    for _ in range(3):
+        store.session(None)
+    assert store.session(first.id) is not first  # forgotten: a new session
+
+
 def test_photos_beyond_the_memory_budget_are_dropped_least_recent_first():
     store = store_lib.Store(memory_bytes=2 * 10 * 10 * 3, jobs=1)
     sessions = [store.session(None) for _ in range(3)]

@@ -90,7 +90,8 @@ def _safe_stem(name: str) -> str:
     """A download name from the uploaded file's name: its stem, with only
     harmless characters (it goes into a header)."""
     stem = Path(name or "photo").stem
-    stem = "".join(c if c.isalnum() or c in "-_." else "_" for c in stem).strip("._")
+    stem = "".join(c if (c.isascii() and c.isalnum()) or c in "-_." else "_"
+                   for c in stem).strip("._")
     return stem[:80] or "photo"
 
 

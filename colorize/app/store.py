@@ -23,6 +23,9 @@ import numpy as np
 from colorize.app import methods
 
 JOBS_KEPT = 20  # finished jobs remembered per session (their status stays readable)
+# Sessions remembered, at most (the least recently used go first): every
+# cookie-less request makes one, so their number must be bounded too.
+MAX_SESSIONS = 1000
 
 
 def new_id() -> str:
@@ -112,6 +115,9 @@ class Store:
             if found is None:
                 found = Session(new_id())
                 self._sessions[found.id] = found
+                if len(self._sessions) > MAX_SESSIONS:
+                    oldest = min(self._sessions.values(), key=lambda s: s.last_used)
+                    del self._sessions[oldest.id]
             found.last_used = time.monotonic()
             return found
 
