@@ -186,6 +186,25 @@ def test_upload_gives_the_eval_result(server, browser, tmp_path, output_dir):
     assert metrics.mean_chroma(automatic) > 1.0  # not gray
     np.testing.assert_allclose(automatic, eval_result(tmp_path, photo_file), atol=1)
     tab.page.screenshot(path=str(output_dir / "app_page.png"))
+    # The before/after slider: the original over the result, cut at the slider.
+    tab.page.check("input[name=view][value=slider]")
+    assert tab.page.is_hidden("#original-pane") and tab.page.is_visible("#before")
+    tab.page.fill("#slider", "30")
+    assert tab.page.eval_on_selector("#before", "e => e.style.clipPath") == "inset(0px 70% 0px 0px)"
+    # The palette: swatches of the result's colours set the brush colour.
+    swatch = tab.page.locator("#palette button").first
+    colour = swatch.get_attribute("data-colour")
+    swatch.click()
+    assert tab.page.input_value("#colour") == colour
+    tab.close()
+
+
+def test_a_gray_sample(server, browser):
+    tab = Page(browser, server[0])
+    tab.page.select_option("#sample", "camera (gray)")
+    tab.wait_for_result(1)
+    assert tab.page.inner_text("#original-pane figcaption") == "Original (gray)"
+    assert tab.page.eval_on_selector("#result", "e => e.naturalWidth") == 512
     tab.close()
 
 
