@@ -17,10 +17,12 @@ Only a mark's chroma (Lab a, b) is used: the lightness is the photo's.
 from __future__ import annotations
 
 import dataclasses
+import io
 from pathlib import Path
 
 import cv2
 import numpy as np
+from PIL import Image
 
 from colorize import color, folders, imageio
 
@@ -61,10 +63,20 @@ def _is_jpeg(data: bytes) -> bool:
     return data[:2] == b"\xff\xd8"
 
 
+def _may_have_alpha(data: bytes) -> bool:
+    """Whether the header announces transparency (Pillow reads headers
+    without decoding): other files are decoded once, as marked copies."""
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            return im.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in im.info
+    except Exception:  # noqa: BLE001 - a format Pillow does not know: let OpenCV tell
+        return True
+
+
 def _decode_with_alpha(data: bytes) -> np.ndarray | None:
     """RGBA float [H, W, 4] when the file has an alpha channel that is not
     opaque everywhere (a hints image), else None."""
-    if _is_jpeg(data):
+    if _is_jpeg(data) or not _may_have_alpha(data):
         return None
     img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     if img is None or img.ndim != 3 or img.shape[2] not in (2, 4):

@@ -175,3 +175,13 @@ def test_levin_needs_marks(tmp_path):
     with pytest.raises(evaluate.EvalError, match="--marks"):
         evaluate.run(evaluate.EvalConfig(input=str(photos), output=str(tmp_path / "o"),
                                          model="levin", progress=False))
+
+
+def test_opaque_rgba_file_is_a_marked_copy(tmp_path):
+    photo = _gray_photo()
+    rgba = np.concatenate([photo, np.full((40, 60, 1), 255, np.uint8)], axis=-1)
+    rgba[3, 4, :3] = (200, 30, 30)
+    path = tmp_path / "m.png"
+    cv2.imwrite(str(path), cv2.cvtColor(rgba, cv2.COLOR_RGBA2BGRA))
+    found = marks.read_marks(path, photo)
+    np.testing.assert_array_equal(found.index, [3 * 60 + 4])
