@@ -1,7 +1,7 @@
 """Quality of colour from a reference photo (colorize.reference) on pairs
 of photos that share their colours, against gray and the automatic model.
 
-    nice -n 10 python experiments/reference_quality.py [--every 3] [--scene_pairs 12]
+    nice -n 10 python experiments/reference_quality.py [--every 5] [--scene_pairs 8]
     python experiments/reference_quality.py --sheet   # experiments/sheets/reference.png
 
 Pairs:
@@ -53,10 +53,7 @@ def split_pairs(every: int) -> list[tuple[str, np.ndarray, np.ndarray]]:
     root = DATA / "photos" / "val"
     pairs = []
     for rel in folders.list_images(root)[::every]:
-        photo = imageio.to_uint8(imageio.read_image(root / rel, keep_depth=True))
-        width = photo.shape[1]
-        cut = int(width * SPLIT)
-        pairs.append((rel, photo[:, :cut], photo[:, width - cut:]))
+        pairs.append((rel, *split(imageio.to_uint8(imageio.read_image(root / rel, keep_depth=True)))))
     return pairs
 
 
@@ -129,29 +126,47 @@ def summary(name: str, rows: list[dict]) -> None:
                            for (m, se), w in zip(diffs, (14, 13, 13))))
 
 
+def split(photo: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(left 45 %, right 45 %) of a photo: a reference and a photo that
+    share their colours."""
+    width = photo.shape[1]
+    cut = int(width * SPLIT)
+    return photo[:, :cut], photo[:, width - cut:]
+
+
+def sheet_pairs() -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """scikit-image's photos split in two, then the first scenes pair of
+    each category: photos that may be published."""
+    from skimage import data
+
+    pairs = [(name, *split(getattr(data, name)()[..., :3]))
+             for name in ("chelsea", "coffee", "astronaut", "rocket")]
+    return pairs + scene_pairs(1)
+
+
 def write_sheet(network) -> None:
-    """Scenes pairs (publishable photos): reference | gray | automatic |
-    reference | reference + prior | original, the first pair of each
-    category."""
+    """reference | gray | automatic | reference | reference + prior |
+    original, one row per pair of sheet_pairs()."""
     panel = 128
+
+    def fit(rgb):
+        return imageio.to_unit_float(imageio.resize(imageio.center_crop_square(rgb), panel, panel))
+
+    pairs = sheet_pairs()
     rows = []
-    for rel, ref, target in scene_pairs(1):
+    for _, ref, target in pairs:
         results = variants(ref, target, network)
-
-        def fit(rgb):
-            return imageio.to_unit_float(imageio.resize(imageio.center_crop_square(rgb), panel, panel))
-
         rows.append([fit(ref), visualize.gray_of(fit(target)), fit(results["automatic"]),
                      fit(results["reference"]), fit(results["reference + prior"]), fit(target)])
     imageio.write_image(SHEET, visualize.comparison_sheet(rows))
-    print(f"wrote {SHEET}: rows {', '.join(r for r, _, _ in scene_pairs(1))}; columns "
+    print(f"wrote {SHEET}: rows {', '.join(name for name, _, _ in pairs)}; columns "
           "reference | gray | automatic | reference | reference + prior | original")
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--every", type=int, default=3, help="split pairs: every n-th photo of photos/val")
-    p.add_argument("--scene_pairs", type=int, default=12, help="scenes pairs per category")
+    p.add_argument("--every", type=int, default=5, help="split pairs: every n-th photo of photos/val")
+    p.add_argument("--scene_pairs", type=int, default=8, help="scenes pairs per category")
     p.add_argument("--sets", nargs="+", default=["split", "scenes"])
     p.add_argument("--sheet", action="store_true", help="only write the comparison sheet")
     a = p.parse_args()
