@@ -70,7 +70,7 @@ def server(tmp_path_factory):
     script = shutil.which("colorize-app", path=str(Path(sys.executable).parent))
     command = [script] if script else [sys.executable, "-m", "colorize.app"]
     proc = subprocess.Popen(
-        command + ["--port=0", "--max_megapixels=1"],
+        command + ["--port=0", "--max_megapixels=1", "--max_upload_mb=1"],
         cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lines, url = [], []
 
@@ -259,10 +259,14 @@ def test_bad_files_get_a_message_and_the_page_goes_on(server, browser, tmp_path)
     text.write_text("not a photo")
     tab.upload(text)
     assert "not a decodable image" in tab.error()
+    heavy = tmp_path / "heavy.png"
+    heavy.write_bytes(np.random.default_rng(0).bytes(1_500_000))
+    tab.upload(heavy)
+    tab.page.locator("#error", has_text="over this server's limit of 1.0 MB").wait_for()
     big = save(tmp_path / "big.png", np.zeros((1200, 1000, 3), np.uint8))
     tab.upload(big)
-    tab.page.locator("#error", has_text="limit").wait_for(timeout=JOB_TIMEOUT)
-    assert "1000x1200 px" in tab.page.inner_text("#error")
+    tab.page.locator("#error", has_text="1000x1200 px").wait_for(timeout=JOB_TIMEOUT)
+    assert "over the limit of 1 MP" in tab.page.inner_text("#error")
     photo_file = save(tmp_path / "ok.png", sample_photo(1))
     tab.upload(photo_file)  # the server still serves
     tab.wait_for_result(1)

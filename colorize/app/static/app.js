@@ -137,13 +137,19 @@ async function newPhoto(photo) {
   redraw();
 }
 
-function uploadFile(file) {
+// Files over the server's upload limit are refused here: the server would
+// refuse them too, but a browser may see its early answer as a broken
+// connection while it is still sending.
+function tooLarge(what, bytes) {
   const limit = state.config.max_upload_bytes;
-  if (file.size > limit) {
-    showError(`${file.name} is ${(file.size / 1e6).toFixed(1)} MB, over this server's ` +
-              `limit of ${(limit / 1e6).toFixed(0)} MB`);
-    return;
-  }
+  if (bytes <= limit) return false;
+  showError(`${what} is ${(bytes / 1e6).toFixed(1)} MB, over this server's ` +
+            `limit of ${(limit / 1e6).toFixed(1)} MB`);
+  return true;
+}
+
+function uploadFile(file) {
+  if (tooLarge(file.name, file.size)) return;
   const form = new FormData();
   form.append("photo", file, file.name);
   run(`Colorizing ${file.name}`, () => api("/api/photo", { method: "POST", body: form }));
@@ -162,6 +168,8 @@ function applyScribbles() {
 
 function applyReference() {
   const files = $("reference").files;
+  const total = Array.from(files).reduce((sum, f) => sum + f.size, 0);
+  if (tooLarge(`${files.length} reference photo(s)`, total)) return;
   const form = new FormData();
   for (const f of files) form.append("reference", f, f.name);
   run(`Colour from ${files.length} reference photo(s)`,
