@@ -25,19 +25,35 @@ def png_bytes(rgb: np.ndarray) -> bytes:
 # --- strokes -> hints ------------------------------------------------------
 
 def test_a_dot_is_a_disc_of_the_brush_radius_in_the_exact_colour():
-    hints = methods.rasterize([methods.Stroke((200, 10, 20), 3.0, ((10.0, 8.0),))], 20, 30)
+    """A click at the centre of pixel (10, 8): the pixels whose centres are
+    within 3 px of it."""
+    hints = methods.rasterize([methods.Stroke((200, 10, 20), 3.0, ((10.5, 8.5),))], 20, 30)
     drawn = hints[..., 3] == 255
     yy, xx = np.mgrid[0:20, 0:30]
-    inside = (xx - 10) ** 2 + (yy - 8) ** 2 <= 3 ** 2
-    assert drawn[inside].all()  # the whole disc of radius 3
-    assert not drawn[(xx - 10) ** 2 + (yy - 8) ** 2 > 4 ** 2].any()  # nothing past radius 4
+    np.testing.assert_array_equal(drawn, (xx - 10) ** 2 + (yy - 8) ** 2 <= 3 ** 2)
+    assert drawn.sum() == 29  # the lattice points of a disc of radius 3
     assert (hints[drawn][:, :3] == (200, 10, 20)).all()  # no anti-aliased edge
     assert (hints[~drawn] == 0).all()  # transparent elsewhere
 
 
+@pytest.mark.parametrize("points", [
+    ((0.5, 0.5), (599.5, 599.5)),  # one long segment (drawn in short boxes)
+    tuple((x + 0.5, x + 0.5) for x in np.arange(0.0, 600.0, 1.5)),  # 400 points
+])
+def test_a_long_stroke_is_a_band_of_the_brush_width(points):
+    """A diagonal: the pixels whose centres are within the radius of the
+    line (the closed form |x - y| / sqrt(2) <= r), up to half a pixel."""
+    hints = methods.rasterize([methods.Stroke((1, 2, 3), 4.0, points)], 600, 600)
+    drawn = hints[..., 3] == 255
+    yy, xx = np.mgrid[0:600, 0:600]
+    distance = np.abs(xx - yy) / np.sqrt(2)
+    inner = (distance <= 3.5) & (np.minimum(xx, yy) >= 4) & (np.maximum(xx, yy) < 596)
+    assert drawn[inner].all() and not drawn[distance > 4.5].any()
+
+
 def test_a_stroke_covers_its_path_and_later_strokes_paint_over():
-    red = methods.Stroke((255, 0, 0), 1.0, ((2.0, 5.0), (17.0, 5.0)))
-    blue = methods.Stroke((0, 0, 255), 1.0, ((10.0, 0.0), (10.0, 9.0)))
+    red = methods.Stroke((255, 0, 0), 1.0, ((2.5, 5.5), (17.5, 5.5)))
+    blue = methods.Stroke((0, 0, 255), 1.0, ((10.5, 0.5), (10.5, 9.5)))
     hints = methods.rasterize([red, blue], 10, 20)
     # Row 5: red from 1 to 18 (the ends' round caps), blue where the
     # blue band (columns 9-11) crossed it.

@@ -119,28 +119,58 @@ def _touches(stroke: Stroke, width: int, height: int) -> bool:
 
 def rasterize(strokes: list[Stroke], height: int, width: int) -> np.ndarray:
     """Strokes -> the hints image, uint8 RGBA [H, W, 4] at the photo's size:
-    opaque in the stroke's colour at every pixel within the brush radius
-    of its path (a round brush swept along it, as the page draws it),
-    transparent elsewhere; later strokes over earlier ones. No
-    anti-aliasing, so that every marked pixel has exactly the chosen
-    colour."""
+    opaque in the stroke's colour within the brush radius of the stroke's
+    path (a round brush swept along it, the page's preview), transparent
+    elsewhere; later strokes over earlier ones. No anti-aliasing, so that
+    every marked pixel has exactly the chosen colour.
+
+    The path is drawn 1 px wide (OpenCV's 8-connected lines) through the
+    pixels under the points (photo coordinates: pixel (i, j) covers
+    [i, i + 1) x [j, j + 1), as the page measures), and a pixel is marked
+    when its centre is within the radius of a path pixel's centre (OpenCV's
+    exact Euclidean distance transform): within about half a pixel of the
+    preview's geometry, and at a cost that grows with the stroke's area
+    only, whatever the number of points."""
     hints = np.zeros((height, width, 4), np.uint8)
     for stroke in strokes:
-        mask, (top, left) = _stroke_mask(stroke, height, width)
-        if mask is not None:
-            region = hints[top:top + mask.shape[0], left:left + mask.shape[1]]
-            region[mask] = (*stroke.rgb, 255)
+        for run in _runs(stroke):
+            mask, (top, left) = _near(run, stroke.radius, height, width)
+            if mask is not None:
+                region = hints[top:top + mask.shape[0], left:left + mask.shape[1]]
+                region[mask] = (*stroke.rgb, 255)
     return hints
 
 
-def _stroke_mask(stroke: Stroke, height: int, width: int):
-    """(bool mask of the pixels within stroke.radius of its path, its
-    (top, left) in the photo), over the stroke's bounding box only: the
-    path is drawn 1 px wide and OpenCV's exact Euclidean distance
-    transform measures every pixel's distance to it."""
-    r = stroke.radius
-    pad = math.ceil(r) + 1
-    points = np.rint(np.asarray(stroke.points)).astype(np.int64)
+def _runs(stroke: Stroke) -> list[np.ndarray]:
+    """The stroke's path as pixel points [n, 2] (x, y ints), in runs that
+    span at most about two brush radii (long segments split), so that each
+    run's distance transform covers a small box, not the box of the whole
+    stroke (a stroke across a 12 MP photo took 0.6 s in one box). The runs
+    share their end points: together they are the whole path."""
+    points = np.floor(np.asarray(stroke.points, np.float64))
+    span = max(2 * stroke.radius, 16.0)
+    dense = [points[0]]
+    for a, b in zip(points[:-1], points[1:]):
+        pieces = max(1, math.ceil(float(np.abs(b - a).max()) / span))
+        dense.extend(np.floor(a + (b - a) * np.linspace(0.0, 1.0, pieces + 1)[1:, None] + 0.5))
+    dense = np.asarray(dense, np.int64)
+    runs, start = [], 0
+    low = high = dense[0]
+    for i in range(1, len(dense)):
+        low, high = np.minimum(low, dense[i]), np.maximum(high, dense[i])
+        if (high - low).max() >= span:
+            runs.append(dense[start:i + 1])
+            start, low, high = i, dense[i], dense[i]
+    if start < len(dense) - 1 or not runs:
+        runs.append(dense[start:])
+    return runs
+
+
+def _near(points: np.ndarray, radius: float, height: int, width: int):
+    """(bool mask of the photo's pixels within radius of the path through
+    pixel points [n, 2], its (top, left) in the photo), over the path's
+    bounding box; (None, _) when none is in the photo."""
+    pad = math.ceil(radius) + 1
     # Path pixels further than pad outside the photo reach none of its pixels.
     x0, y0 = max(points[:, 0].min() - pad, -pad), max(points[:, 1].min() - pad, -pad)
     x1 = min(points[:, 0].max() + pad + 1, width + pad)
@@ -156,7 +186,9 @@ def _stroke_mask(stroke: Stroke, height: int, width: int):
     distance = cv2.distanceTransform(canvas, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
     top, left = max(y0, 0), max(x0, 0)
     inside = distance[top - y0:min(y1, height) - y0, left - x0:min(x1, width) - x0]
-    return inside <= r, (top, left)
+    if not inside.size:
+        return None, (0, 0)
+    return inside <= radius, (top, left)
 
 
 def palette(result: np.ndarray, count: int = PALETTE_SIZE) -> list[str]:
