@@ -10,7 +10,9 @@ end-to-end time in eval.py, and peak memory.
    at the same resolution, and colorize.scribbles (the solve at
    WORK_PIXELS, merged onto full-resolution L). Prints each one's seconds,
    the speed-up over the reference and the mean Lab distance (CIE76) of
-   each output to the reference's (both as uint8 RGB).
+   each output to the reference's (both as uint8 RGB); then the solve
+   alone at WORK_PIXELS, the code's system against the paper's
+   least-squares normal equations.
 2. eval.py (evaluate.run, one process) on three 12 MP JPEG photos with
    marked copies, after a warm-up on a small photo: seconds per photo
    with the marks, and without (the automatic model), decoding and
@@ -125,6 +127,28 @@ def agreement(photo, strokes: int, amg: bool) -> None:
         print(f"  {name:36s} {t:8.2f} {t_ref / t:8.1f}x {d.mean():15.3f}")
 
 
+def systems(photo, strokes: int) -> None:
+    """The solve at WORK_PIXELS: the code's system against the paper's
+    least-squares normal equations (same marks, same solver)."""
+    from colorize import levin, marks as marks_lib, scribbles
+    h, w = scribbles.work_size(1000, 1000)
+    gray, marked = scribbled(photo, h, w, strokes)
+    marks = marks_lib.from_marked_copy(marked, gray)
+    mask, ab = scribbles.work_marks(marks, (h, w))
+    y = _lab(gray)[..., 0] / 100.0
+    print(f"  the solve alone at {w}x{h}:")
+    for name, kw in (("the code's system", {}), ("least-squares normal equations",
+                                                 {"least_squares": True})):
+        best = min(_timed(lambda: levin.propagate(y, mask, ab, **kw)) for _ in range(3))
+        print(f"    {name:32s} {best:6.2f} s")
+
+
+def _timed(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
 def _write_case(folder: Path, photo, size, strokes, count, seed=0):
     from colorize import imageio
     for i in range(count):
@@ -176,6 +200,7 @@ def main() -> int:
     a = p.parse_args()
     photo = base_photo(a.photo)
     agreement(photo, a.strokes, not a.skip_amg)
+    systems(photo, a.strokes)
     end_to_end(photo, a.strokes)
     if not a.skip_48mp:
         peak_48mp(photo, a.strokes)

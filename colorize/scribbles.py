@@ -64,7 +64,8 @@ def work_marks(marks: Marks, size: tuple[int, int]) -> tuple[np.ndarray, np.ndar
     rows, cols = np.divmod(marks.index, marks.width)
     cell = (rows * h // marks.height) * w + cols * w // marks.width
     count = np.bincount(cell, minlength=h * w)
-    ab = np.stack([np.bincount(cell, marks.ab[:, c], minlength=h * w) for c in range(2)], -1)
+    ab = np.stack([np.bincount(cell, marks.ab[:, c], minlength=h * w)
+                   for c in range(2)], -1).astype(np.float64)  # (int when there is no mark)
     mask = count > 0
     ab[mask] /= count[mask, None]
     return mask.reshape(h, w), ab.reshape(h, w, 2)
@@ -105,6 +106,8 @@ def merge(photo: np.ndarray, ab: np.ndarray) -> np.ndarray:
 def paint_marks(rgb: np.ndarray, photo: np.ndarray, marks: Marks) -> None:
     """The marked pixels of rgb (uint8 [H, W, 3], in place) get the photo's
     L with their scribbled ab exactly."""
+    if not marks.count:
+        return
     flat = rgb.reshape(-1, 3)
     l = color.rgb_to_lab_np(imageio.to_unit_float(photo.reshape(-1, 3)[marks.index])[:, None])
     lab = np.concatenate([l[..., :1], marks.ab[:, None]], axis=-1)

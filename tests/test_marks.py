@@ -185,3 +185,10 @@ def test_opaque_rgba_file_is_a_marked_copy(tmp_path):
     cv2.imwrite(str(path), cv2.cvtColor(rgba, cv2.COLOR_RGBA2BGRA))
     found = marks.read_marks(path, photo)
     np.testing.assert_array_equal(found.index, [3 * 60 + 4])
+
+
+def test_no_marks_gives_gray_with_levin_alone():
+    photo = _gray_photo(20, 30)
+    empty = marks.Marks(20, 30, np.zeros(0, np.int64), np.zeros((0, 2), np.float32))
+    rgb = scribbles.colorize(photo, empty)
+    assert np.abs(rgb.astype(int) - photo).max() <= 1
