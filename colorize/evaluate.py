@@ -68,6 +68,8 @@ def load_model(cfg: EvalConfig) -> inference.Model:
         return _reference_model(cfg)
     if cfg.save_reference_model:
         raise EvalError("--save_reference_model needs --reference (the photos to learn from)")
+    if cfg.reference_prior:
+        raise EvalError("--reference_prior needs --reference or --reference_model")
     if cfg.model == "gray":
         return inference.gray_model(cfg.render_size or 64)
     if cfg.model == "levin":
@@ -98,6 +100,9 @@ def _reference_model(cfg: EvalConfig) -> inference.Model:
         raise EvalError("pass --reference or --reference_model, not both")
     if cfg.model == "gray":
         raise EvalError("--model=gray takes no --reference")
+    if (cfg.model_dir or cfg.saved_model) and not cfg.reference_prior:
+        raise EvalError("with --reference, --model_dir or --saved_model names the automatic "
+                        "model that --reference_prior mixes in: add --reference_prior")
     if cfg.reference_model:
         learnt = reference.load(cfg.reference_model)
     else:
@@ -113,7 +118,7 @@ def _reference_model(cfg: EvalConfig) -> inference.Model:
     prior = None
     if cfg.reference_prior:
         prior = load_model(dataclasses.replace(cfg, reference=None, reference_model=None,
-                                               save_reference_model=None))
+                                               save_reference_model=None, reference_prior=False))
     return reference.as_model(learnt, prior)
 
 

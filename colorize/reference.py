@@ -29,11 +29,12 @@ them where a measurement applies):
 - Parzen windows instead of one-against-all SVMs with Platt's probability
   outputs: the paper offers Parzen windows as its simpler variant; an SVM
   with probabilities on a few thousand samples and a few tens of classes
-  is fitted with a 5-fold internal cross-validation per class pair, tens
-  of seconds on two cores against the 10 s budget for learning and
-  colorizing. The same kernel weights give the predicted colour variation
+  is fitted with a 5-fold internal cross-validation per class pair:
+  measured 6.4 s to fit and 21 s to predict one photo, against 4.6 s for
+  this whole prediction (RESULTS.md), over the 10 s budget for learning
+  and colorizing. The same kernel weights give the predicted colour variation
   (the paper fits a separate SVR) and the continuous refinement.
-- Everything per pixel runs at a bounded work size (WorkConfig.size,
+- Everything per pixel runs at a bounded work size (ReferenceConfig.size,
   squashed to a square like the network's input), so any photo size works
   at a fixed cost; the result is merged onto the photo's own
   full-resolution L as for the network (colorize.inference.merge).
@@ -56,16 +57,16 @@ from sklearn.neighbors import NearestNeighbors
 from colorize import color, folders, graphcut, imageio, inference, metrics
 
 # Below this mean chroma (Lab units) a reference holds no colours worth
-# learning: a gray or near-gray photo (sepia prints are about 8-15).
+# learning: a gray or near-gray photo. Above eval's gray-input test (1.0):
+# a faint cast is still scored there, but is not worth learning colours from.
 MIN_REFERENCE_CHROMA = 3.0
-# Parzen window: kernel weights below exp(-KERNEL_CUTOFF) of a pixel's
-# nearest training sample are dropped; and the bandwidth is the median
-# distance of a training sample to its BANDWIDTH_NEIGHBOUR-th neighbour.
+# Parzen window: the bandwidth is the median distance of a training sample
+# to its BANDWIDTH_NEIGHBOUR-th neighbour.
 BANDWIDTH_NEIGHBOUR = 8
 # Probabilities are floored here before -log: a class the classifier never
 # saw near a pixel costs -log(1e-4) = 9.2, not infinity.
 PROBABILITY_FLOOR = 1e-4
-CHUNK = 4096  # pixels per kernel block: CHUNK x samples float32 (64 MB at 4000)
+CHUNK = 1024  # pixels per kernel block: CHUNK x samples float32 (16 MB at 4000)
 FORMAT_VERSION = 1
 
 
@@ -289,7 +290,6 @@ def predict(model: ReferenceModel, l: np.ndarray) -> Prediction:
     training sample's weighs that sample's class, variation and colour."""
     features = reduce(model, _raw_features(l, model.config)[0])
     train = model.train_features
-    train_t = np.ascontiguousarray(train.T)  # the product reads it row by row
     classes = len(model.centres)
     onehot = np.eye(classes, dtype=np.float32)[model.train_classes]
     # One product gives, per pixel: weight per class, weighted a and b per
@@ -297,25 +297,35 @@ def predict(model: ReferenceModel, l: np.ndarray) -> Prediction:
     targets = np.concatenate([onehot, onehot * model.train_ab[:, :1], onehot * model.train_ab[:, 1:],
                               model.train_variation[:, None], np.ones((len(train), 1))],
                              axis=1).astype(np.float32)
-    train_sq = (train * train).sum(1)
     inv = 1.0 / (2.0 * model.bandwidth ** 2)
+    # -|f - t|^2 / 2h^2 = (2 f.t - |t|^2) / 2h^2 - |f|^2 / 2h^2: the last term
+    # is the same for every sample of a pixel, so it cancels when the
+    # weights are taken relative to the nearest sample (below), and each
+    # block needs one product and three passes.
+    train_t = np.ascontiguousarray(train.T * np.float32(2.0 * inv))
+    train_term = ((train * train).sum(1) * inv).astype(np.float32)
     sums = np.empty((len(features), targets.shape[1]), np.float32)
-    nearest = np.empty(len(features), np.float32)
+    closest = np.empty(len(features), np.float32)
     for start in range(0, len(features), CHUNK):
         f = features[start:start + CHUNK]
-        d2 = (f * f).sum(1)[:, None] + train_sq[None] - 2.0 * (f @ train_t)
+        logits = f @ train_t
+        logits -= train_term
         # Relative to each pixel's nearest sample: a pixel unlike every
         # reference pixel still gets a distribution (its nearest samples').
-        nearest[start:start + CHUNK] = np.maximum(d2.min(axis=1), 0.0)
-        weights = np.exp(-(d2 - nearest[start:start + CHUNK, None]) * inv)
-        sums[start:start + CHUNK] = weights @ targets
+        top = logits.max(axis=1)
+        closest[start:start + CHUNK] = top
+        logits -= top[:, None]
+        np.exp(logits, out=logits)
+        sums[start:start + CHUNK] = logits @ targets
+    # exp(-|f - nearest|^2 / 2h^2)
+    support = np.exp(np.minimum(closest - (features * features).sum(1) * inv, 0.0))
     per_class = sums[:, :classes]
     total = sums[:, -1:]
     safe = np.maximum(per_class, 1e-30)
     class_ab = np.stack([sums[:, classes:2 * classes] / safe,
                          sums[:, 2 * classes:3 * classes] / safe], axis=-1)
     return Prediction(probabilities=per_class / total, variation=sums[:, -2] / total[:, 0],
-                      class_ab=class_ab, class_weight=per_class, support=np.exp(-nearest * inv))
+                      class_ab=class_ab, class_weight=per_class, support=support)
 
 
 def edge_weights(model: ReferenceModel, l: np.ndarray, variation: np.ndarray,

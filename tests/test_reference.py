@@ -258,4 +258,8 @@ def test_eval_refuses_bad_references(pair, tmp_path):
         run_eval(refs, photos, tmp_path / "out", reference_model=str(tmp_path / "m.npz"))
     with pytest.raises(evaluate.EvalError, match="needs --reference"):
         run_eval(None, photos, tmp_path / "out", save_reference_model=str(tmp_path / "m.npz"))
+    with pytest.raises(evaluate.EvalError, match="--reference_prior needs --reference"):
+        run_eval(None, photos, tmp_path / "out", reference_prior=True)
+    with pytest.raises(evaluate.EvalError, match="add --reference_prior"):
+        run_eval(refs, photos, tmp_path / "out", saved_model=str(tmp_path / "m"))
     assert not (tmp_path / "out").exists()  # nothing written for a refused run
