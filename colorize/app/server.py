@@ -308,11 +308,20 @@ def load_engine(cfg: AppConfig) -> Engine:
     return Engine(model)
 
 
+# Photo sizes colorized at start: the full-resolution kernels compile once
+# per strip size (colorize.inference.STRIP_SIZES), the smallest and the
+# largest here; the largest serves every photo of a megapixel or more.
+WARM_UP_SIZES = ((8, 8), (1024, 1024))
+
+
 def warm_up(engine: Engine) -> None:
-    """The first colorization (and scribbles) compile kernels and import
-    solvers: done at start, not for the first user."""
+    """The first colorization of a size class (and the first scribbles)
+    compile kernels and import solvers: done at start, not for the first
+    users."""
+    for height, width in WARM_UP_SIZES:
+        methods.automatic(np.full((height, width, 3), 128, np.uint8), engine.model,
+                          lambda *_: None)
     photo = np.full((8, 8, 3), 128, np.uint8)
-    methods.automatic(photo, engine.model, lambda *_: None)
     hints = methods.rasterize([methods.Stroke((255, 0, 0), 1.0, ((4.0, 4.0),))], 8, 8)
     methods.scribbles(photo, hints, engine.model, lambda *_: None)
 
