@@ -23,7 +23,10 @@ setup(
     # The shipped SavedModel (colorize/pretrained/general), used by eval.py
     # when no model is named.
     package_data={"colorize": ["pretrained/*/*.pb", "pretrained/*/variables/*",
-                               "pretrained/*/*.json"]},
+                               "pretrained/*/*.json",
+                               # colorize-app's page: served from the package,
+                               # nothing fetched from elsewhere.
+                               "app/static/*"]},
     install_requires=[
         # tensorflow-io 0.37 ships native libraries built against TF 2.16:
         # with any other TF minor they fail to load, so the pair is pinned.
@@ -55,11 +58,18 @@ setup(
         # scribbles (colorize.levin).
         "scipy>=1.9",
     ],
-    # moto: a local S3-compatible server for the remote-storage test.
-    extras_require={"test": ["pytest>=7", "moto[server]>=5,<6"],
-                    # bench/bench_scribbles.py's multigrid row (the solver it measures
-                    # against the one colorize.levin uses).
-                    "bench": ["pyamg>=5"]},
+    extras_require={
+        # moto: a local S3-compatible server for the remote-storage test.
+        # playwright: drives the system's Chromium (never its own download)
+        # in colorize-app's browser tests.
+        "test": ["pytest>=7", "moto[server]>=5,<6", "playwright>=1.40"],
+        # colorize-app's web server (a kept, small framework; see
+        # colorize/app/__init__.py for why not Gradio).
+        "app": ["flask>=3,<4"],
+        # bench/bench_scribbles.py's multigrid row (the solver it measures
+        # against the one colorize.levin uses).
+        "bench": ["pyamg>=5"],
+    },
     entry_points={
         "console_scripts": [
             # Each the same program as its module or script, same flags.
@@ -67,6 +77,7 @@ setup(
             "colorize-train=colorize.cli:train",
             "colorize-eval=colorize.cli:eval",
             "colorize-export=colorize.cli:export",
+            "colorize-app=colorize.cli:app",
         ]
     },
 )

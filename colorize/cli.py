@@ -30,3 +30,10 @@ def export():
     from colorize import export as command
 
     command.run()
+
+
+def app():
+    quiet.setup_process()
+    from colorize.app import __main__ as command
+
+    command.run()
