@@ -27,10 +27,11 @@ import argparse
 import json
 import os
 import resource
-import subprocess
 import sys
 import tempfile
 import time
+
+import worker  # bench/worker.py, beside this script
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -108,10 +109,7 @@ def run_worker(a, mode, photo, serving_model):
     cmd = [sys.executable, os.path.abspath(__file__), "--worker", "--mode", mode,
            "--photo", photo, "--serving_model", serving_model, "--repeats", str(a.repeats)]
     cmd += ["--model_dir", a.model_dir] if a.model_dir else ["--saved_model", a.saved_model]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise RuntimeError(f"{mode} on {photo} failed:\n{proc.stderr[-3000:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return worker.run_json(cmd, f"{mode} on {photo}")
 
 
 def main():

@@ -26,10 +26,11 @@ import argparse
 import json
 import os
 import resource
-import subprocess
 import sys
 import tempfile
 import time
+
+import worker  # bench/worker.py, beside this script
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -87,10 +88,7 @@ def run_worker(mode, reference_path, photos, out):
     cmd = [sys.executable, os.path.abspath(__file__), "--worker", "--mode", mode,
            "--reference", reference_path, "--out", out, "--tag", mode.split()[0],
            "--photos", *photos]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise RuntimeError(f"{mode} failed:\n{proc.stderr[-3000:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return worker.run_json(cmd, mode)
 
 
 def main():

@@ -1,0 +1,16 @@
+"""Measuring in a child process: each benchmark mode runs in a fresh
+Python (its own start-up, compile caches and peak memory), which prints
+its figures as one JSON line last."""
+from __future__ import annotations
+
+import json
+import subprocess
+
+
+def run_json(cmd: list[str], label: str) -> dict:
+    """Run cmd; its last stdout line parsed as JSON. A failure raises with
+    the end of the child's stderr."""
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{label} failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
