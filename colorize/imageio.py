@@ -231,10 +231,12 @@ def write_image(path: str | os.PathLike, rgb: np.ndarray) -> None:
 
 
 def encode_image(rgb: np.ndarray, suffix: str) -> bytes:
-    """sRGB (uint8, uint16, or float in [0, 1]) -> the bytes of an image
-    file in the format of suffix (".png", ".jpg", ...)."""
+    """sRGB (uint8, uint16, or float in [0, 1]), or RGBA (a hints image), ->
+    the bytes of an image file in the format of suffix (".png", ".jpg", ...)."""
     rgb = to_uint8(rgb)
-    ok, encoded = cv2.imencode(suffix, np.ascontiguousarray(rgb[..., ::-1]))
+    # OpenCV encodes BGR(A): the colour channels reversed, alpha kept last.
+    order = [2, 1, 0, 3] if rgb.ndim == 3 and rgb.shape[-1] == 4 else [2, 1, 0]
+    ok, encoded = cv2.imencode(suffix, np.ascontiguousarray(rgb[..., order]))
     if not ok:
         raise OSError(f"OpenCV cannot encode {suffix!r} images")
     return encoded.tobytes()

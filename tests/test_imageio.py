@@ -220,6 +220,15 @@ def test_write_image_png_round_trip(tmp_path):
     assert sorted(p.name for p in path.parent.iterdir()) == ["img.png"]  # no .tmp left
 
 
+def test_write_image_rgba_keeps_colour_and_alpha(tmp_path):
+    # A hints image (RGBA): read back by Pillow, channel for channel.
+    rgba = np.concatenate([rgb_pattern(7, 5, seed=6),
+                           np.arange(35, dtype=np.uint8).reshape(7, 5, 1) * 7], axis=-1)
+    path = tmp_path / "hints.png"
+    imageio.write_image(path, rgba)
+    np.testing.assert_array_equal(np.asarray(Image.open(path)), rgba)
+
+
 def test_write_image_float_input(tmp_path):
     rgb = rgb_pattern(8, 9, seed=5)
     path = tmp_path / "float.png"
