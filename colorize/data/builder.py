@@ -1,7 +1,7 @@
 """Image folder -> sharded TFRecords of (L, ab) and a JSON manifest.
 
-Decoding and colour conversion run in forked worker processes that use
-OpenCV and NumPy only; the parent serializes and writes. Results come back
+Decoding and colour conversion run in worker processes (forked from a
+clean fork server) that use OpenCV and NumPy only; the parent serializes and writes. Results come back
 in input order, so the same folder gives the same split and the same bytes.
 """
 from __future__ import annotations
@@ -136,8 +136,14 @@ def _results(files: list[str], worker_args: dict, workers: int) -> Iterator[tupl
         _init_worker(worker_args)
         yield from map(_process, files)
         return
-    # fork: children inherit the imported modules instead of re-importing TF.
-    ctx = multiprocessing.get_context("fork")
+    # forkserver, not a plain fork of this process: a process that has run
+    # OpenCV or TensorFlow holds their thread pools, and a child forked from
+    # it can deadlock on a lock one of those threads held (the test suite's
+    # builds hung that way after the web page's tests). The server starts
+    # clean, imports this module once, and forks each worker from itself,
+    # so workers still start without importing TF again.
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload([__name__])
     with ctx.Pool(workers, initializer=_init_worker, initargs=(worker_args,)) as pool:
         yield from pool.imap(_process, files, chunksize=8)
 
