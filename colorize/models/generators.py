@@ -10,6 +10,7 @@ import tensorflow as tf
 from keras import layers
 
 from colorize import ab_bins, color
+from colorize.hints import CHANNELS as HINT_CHANNELS
 from colorize.models.layers import (OUTPUT_DTYPE, BilinearUpsampling, Dropout, LeakyReLU, _bn,
                                     _ch)
 
@@ -36,7 +37,8 @@ def _upsample(x, filters: int, upsample: str, name: str, **kwargs):
 
 
 def colcol_generator(image_size: int, width: float = 1.0, sync_bn: bool = False,
-                     upsample: str = "resize", classes: int = 0) -> keras.Model:
+                     upsample: str = "resize", classes: int = 0,
+                     in_channels: int = 1) -> keras.Model:
     """Zhang et al. (ECCV 2016) colorful colorization.
 
     Blocks 1-7: 2-3 3x3 conv + ReLU ending in BatchNorm; blocks 1-3 end with
@@ -46,6 +48,8 @@ def colcol_generator(image_size: int, width: float = 1.0, sync_bn: bool = False,
     input size (then their net at upsample="transpose"; the decoded ab is
     upsampled, see decoded()); else, as a regression net, a 1x1 conv to 2
     channels with tanh and bilinear x4 to the input size.
+    in_channels: 1 (L), or 4 for a guided net (L + colorize.hints' ab and
+    mask, concatenated at the input as Zhang et al. 2017 do).
     """
     if image_size % 8:
         raise ValueError(f"colcol needs an image size divisible by 8, got {image_size}")
@@ -53,7 +57,7 @@ def colcol_generator(image_size: int, width: float = 1.0, sync_bn: bool = False,
         (64, 2, 2, 1), (128, 2, 2, 1), (256, 3, 2, 1), (512, 3, 1, 1),
         (512, 3, 1, 2), (512, 3, 1, 2), (512, 3, 1, 1),
     ]
-    inp = keras.Input((image_size, image_size, 1), name="l")
+    inp = keras.Input((image_size, image_size, in_channels), name="l")
     x = inp
     for block, (filters, convs, stride, dilation) in enumerate(plan, start=1):
         for i in range(convs):
@@ -128,14 +132,16 @@ def unet_generator(image_size: int, width: float = 1.0, sync_bn: bool = False,
 
 def build_generator(name: str, image_size: int, width: float = 1.0,
                     sync_bn: bool = False, upsample: str = "resize",
-                    classes: int = 0) -> keras.Model:
+                    classes: int = 0, hints: bool = False) -> keras.Model:
     """The generator: normalised L -> ab (tanh, /110), or with classes > 0
-    -> logits over that many ab bins (decode them with AnnealedMean)."""
+    -> logits over that many ab bins (decode them with AnnealedMean).
+    hints: a guided generator, whose input is L and colorize.hints'
+    channels (hint ab, mask) concatenated."""
     builders = {"colcol": colcol_generator, "unet": unet_generator}
     if name not in builders:
         raise ValueError(f"unknown generator {name!r}; choose from {GENERATORS}")
     return builders[name](image_size, width=width, sync_bn=sync_bn, upsample=upsample,
-                          classes=classes)
+                          classes=classes, in_channels=1 + HINT_CHANNELS * hints)
 
 
 def decode_logits(logits: tf.Tensor, bins, temperature: float, size: int) -> tf.Tensor:
