@@ -121,8 +121,9 @@ class ColorizerModule(tf.Module):
         """A photo and its RGBA hints image (of the photo's size) -> rgb."""
         tf.debugging.assert_equal(
             tf.shape(hints)[:2], tf.shape(image)[:2],
-            message="the hints image must be of the photo's size (height, width): "
-                    "draw the hints on a layer of the photo's size")
+            # (no apostrophe: TF's error text escapes it)
+            message="the hints image must have the same height and width as the photo "
+                    "(x: the hints, y: the photo); draw the hints on a layer of the photo")
         grid = hints_lib.rgba_grid(hints, self._size)[None]
         return {"rgb": fullres.colorize_image(image, lambda l: self._predict_ab(l, grid),
                                               self._size)}
