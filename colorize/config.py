@@ -24,7 +24,8 @@ CONFIG_FILE = "config.json"
 STRATEGIES = ("mirrored", "multi_worker")
 # Fields that decide the shapes of the checkpointed variables: a resumed run
 # must keep them.
-ARCHITECTURE_FIELDS = ("generator", "width", "image_size", "gan", "sync_bn", "upsample", "hints")
+ARCHITECTURE_FIELDS = ("generator", "width", "image_size", "gan", "sync_bn", "upsample", "hints",
+                       "hints_at_output")
 
 
 class ConfigError(ValueError):
@@ -103,6 +104,10 @@ class TrainConfig:
     hint_max_patch: int = setting(
         hints_lib.MAX_PATCH, "--hints: hint patches are squares of 1 to this many px (uniform), "
         "at --image_size, each holding its patch's mean true ab (Zhang et al.: 9).")
+    hints_at_output: bool = setting(
+        False, "--hints with --generator=unet: L and the hints enter the last layer too, at "
+        "full resolution (bilinear x2 + 3x3 conv); otherwise they reach the net through its "
+        "first stride-2 conv, at half resolution.")
     hint_max_points: int = setting(
         hints_lib.MAX_POINTS, "--hints: hint points per training example, at most (cuts the "
         "geometric tail).")
@@ -220,6 +225,9 @@ class TrainConfig:
             (0 < self.hint_p <= 1, f"--hint_p must be in (0, 1]; got {self.hint_p}"),
             (self.hint_max_patch >= 1 and self.hint_max_points >= 1,
              "--hint_max_patch and --hint_max_points must be >= 1"),
+            (not self.hints_at_output or (self.hints and self.generator == "unet"
+                                          and not self.classifies),
+             "--hints_at_output needs --hints, --generator=unet and a regression --loss"),
             (self.lr_decay_steps >= 0,
              f"--lr_decay_steps must be >= 0; got {self.lr_decay_steps}"),
             (min(self.checkpoint_every, self.summary_every, self.image_every, self.log_every) >= 1,
@@ -286,7 +294,7 @@ def _before_hints(d: dict) -> dict:
     """Version 1 -> 2: guided generators (--hints) came in; older runs are
     automatic ones (the sampling fields at their defaults, unused)."""
     added = {"hints": False, "hint_p": hints_lib.POINT_P, "hint_max_patch": hints_lib.MAX_PATCH,
-             "hint_max_points": hints_lib.MAX_POINTS}
+             "hint_max_points": hints_lib.MAX_POINTS, "hints_at_output": False}
     return {**added, **d}
 
 

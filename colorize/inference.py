@@ -86,7 +86,8 @@ def load_generator(model_dir: str, step: int | None = None, image_size: int | No
         bins = stored[0]
     generator = models.build_generator(cfg.generator, image_size or cfg.image_size, cfg.width,
                                        cfg.sync_bn, cfg.upsample,
-                                       classes=0 if bins is None else len(bins), hints=cfg.hints)
+                                       classes=0 if bins is None else len(bins), hints=cfg.hints,
+                                       hints_at_output=cfg.hints_at_output)
     path = checkpoint_path(model_dir, step)
     restore_strictly(generator, path, cfg.generator)
     if bins is not None:  # decoded to ab as in training: eval and export see ab

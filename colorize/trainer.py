@@ -88,7 +88,8 @@ class Trainer:
         with strategy.scope(), models.precision(cfg.precision):
             self.generator = models.build_generator(
                 cfg.generator, cfg.image_size, cfg.width, cfg.sync_bn, cfg.upsample,
-                classes=len(self.bins) if cfg.classifies else 0, hints=cfg.hints)
+                classes=len(self.bins) if cfg.classifies else 0, hints=cfg.hints,
+                hints_at_output=cfg.hints_at_output)
             self.g_optimizer = make_optimizer(cfg, cfg.lr_g)
             self.g_optimizer.build(self.generator.trainable_variables)
             self.discriminator = None

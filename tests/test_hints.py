@@ -127,7 +127,7 @@ def test_rgba_hints_image_gives_the_marks_of_its_opaque_pixels():
 def test_older_configs_are_automatic_and_hints_are_an_architecture(tmp_path, shards):
     old = json.loads(TrainConfig().to_json())
     old["version"] = 1
-    for added in ("hints", "hint_p", "hint_max_patch", "hint_max_points"):
+    for added in ("hints", "hint_p", "hint_max_patch", "hint_max_points", "hints_at_output"):
         del old[added]
     migrated = TrainConfig.from_dict(old)
     assert migrated.hints is False and migrated.hint_sampling is None
@@ -137,6 +137,8 @@ def test_older_configs_are_automatic_and_hints_are_an_architecture(tmp_path, sha
         trainer.prepare(dataclasses.replace(cfg, hints=True))
     with pytest.raises(config_lib.ConfigError, match="--hint_p"):
         TrainConfig(hints=True, hint_p=0.0).resolved()
+    with pytest.raises(config_lib.ConfigError, match="--hints_at_output needs"):
+        TrainConfig(hints=True, hints_at_output=True, generator="colcol").resolved()
 
 
 def test_pipeline_hints_follow_the_stream_and_the_true_colours(shards):
@@ -167,15 +169,21 @@ def test_pipeline_hints_follow_the_stream_and_the_true_colours(shards):
             assert (hi[marked, :2] <= abi.reshape(-1, 2).max(0) + 1e-5).all()
 
 
-@pytest.mark.parametrize("generator, gan", [("unet", "wgan-gp"), ("colcol", "lsgan")])
-def test_every_generator_and_variant_trains_with_hints(tmp_path, shards, generator, gan):
-    cfg = tiny(tmp_path, data=shards, generator=generator, gan=gan, hints=True)
+@pytest.mark.parametrize("generator, gan, at_output", [("unet", "wgan-gp", True),
+                                                       ("colcol", "lsgan", False)])
+def test_every_generator_and_variant_trains_with_hints(tmp_path, shards, generator, gan,
+                                                       at_output):
+    cfg = tiny(tmp_path, data=shards, generator=generator, gan=gan, hints=True,
+               hints_at_output=at_output)
     result = trainer.train(cfg, one_device())
     assert result["step"] == 2 and np.isfinite(result["g_total"])
     t = trainer.Trainer(cfg, one_device())
     assert t.generator.input.shape[-1] == 4
     assert t.discriminator.inputs[0].shape[-1] == 1  # D sees L and ab alone
     assert config_lib.load(cfg.model_dir).hints is True
+    if at_output:  # the last conv sees the input (4 channels) beside the 2 x ngf features
+        ngf = t.generator.get_layer("down0").output.shape[-1]
+        assert t.generator.get_layer("ab").kernel.shape[2] == 2 * ngf + 4
 
 
 def test_a_resumed_guided_run_continues_the_same_hints(tmp_path, shards, monkeypatch):
