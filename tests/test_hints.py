@@ -14,7 +14,7 @@ import tensorflow as tf
 from colorize import color, config as config_lib, export, hints, inference, trainer
 from colorize.config import TrainConfig
 from colorize.data import pipeline, sample
-from tests.test_trainer import one_device, tiny, trained_generator, weights
+from tests.test_trainer import one_device, tiny, trained_in_stops
 
 
 @pytest.fixture(scope="module")
@@ -191,11 +191,7 @@ def test_a_resumed_guided_run_continues_the_same_hints(tmp_path, shards, monkeyp
     hints of the resumed steps are those of the straight run's); the run
     whose hints restart from another seed of the sampler ends elsewhere."""
     def run(name, stops):
-        cfg = tiny(tmp_path / name, data=shards, gan="lsgan", checkpoint_every=2, hints=True,
-                   hint_p=0.1)
-        for max_steps in stops:
-            trainer.train(dataclasses.replace(cfg, max_steps=max_steps), strategy=one_device())
-        return trained_generator(dataclasses.replace(cfg, max_steps=4))
+        return trained_in_stops(tmp_path / name, shards, stops, hints=True, hint_p=0.1)
 
     straight, resumed = run("straight", [4]), run("resumed", [2, 4])
     for a, b in zip(straight, resumed):
