@@ -94,8 +94,10 @@ def paint(ab: tf.Tensor, points: dict) -> tf.Tensor:
     a square of its patch's mean true ab; later points cover earlier ones
     where they overlap (as painting them in order would)."""
     size = tf.shape(ab)[0]
-    m = tf.shape(points["patch"])[0]
-    top, left, patch = points["top"], points["left"], points["patch"]
+    # The used points only: the work below is per point and pixel.
+    count = points["count"]
+    top, left, patch = (points[k][:count] for k in ("top", "left", "patch"))
+    m = tf.shape(patch)[0]
     # Patch means from a summed-area table with a zero first row and column.
     table = tf.pad(tf.cumsum(tf.cumsum(ab, axis=0), axis=1), [[1, 0], [1, 0], [0, 0]])
     bottom, right = top + patch, left + patch
@@ -108,12 +110,14 @@ def paint(ab: tf.Tensor, points: dict) -> tf.Tensor:
     coords = tf.range(size)
     in_rows = (coords[None] >= top[:, None]) & (coords[None] < bottom[:, None])  # [m, S]
     in_cols = (coords[None] >= left[:, None]) & (coords[None] < right[:, None])
-    used = tf.range(m) < points["count"]
-    covers = in_rows[:, :, None] & in_cols[:, None, :] & used[:, None, None]  # [m, S, S]
-    # The last point covering each pixel (0: none), as 1-based numbers.
-    number = tf.reduce_max(tf.where(covers, tf.range(1, m + 1)[:, None, None], 0), axis=0)
+    covers = in_rows[:, :, None] & in_cols[:, None, :]  # [m, S, S]
+    # The last point covering each pixel, as 1-based numbers (0: none; with
+    # no point at all the max of nothing is negative), and its mean (row 0:
+    # zeros).
+    number = tf.maximum(
+        tf.reduce_max(tf.where(covers, tf.range(1, m + 1)[:, None, None], 0), axis=0), 0)
     hinted = number > 0
-    hint_ab = tf.where(hinted[..., None], tf.gather(means, tf.maximum(number - 1, 0)), 0.0)
+    hint_ab = tf.gather(tf.concat([tf.zeros([1, 2]), means], 0), number)
     return tf.concat([hint_ab, tf.cast(hinted, tf.float32)[..., None]], axis=-1)
 
 

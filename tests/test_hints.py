@@ -52,6 +52,8 @@ def test_paint_by_hand():
         np.testing.assert_allclose(out[r, c, :2], second, atol=1e-6)
     assert not out[4:, 4:].any()  # the third point is past count
     assert not out[5, 0].any()
+    none = hints.paint(tf.constant(ab), {**points, "count": tf.constant(0)}).numpy()
+    assert none.shape == (6, 6, 3) and not none.any()
 
 
 def test_counts_are_geometric_from_zero():
