@@ -45,6 +45,12 @@ setup(
         "pillow>=9",
         # Ships the real colour photographs used as the offline built-in sample.
         "scikit-image>=0.21",
+        # Colour from reference photos (colorize.reference): k-means colour
+        # classes, PCA of the descriptors, the bandwidth's nearest neighbours.
+        "scikit-learn>=1.3",
+        # Its graph cuts: the max-flow of every alpha-expansion move
+        # (wheels for CPython 3.10-3.12).
+        "PyMaxflow>=1.3,<2",
     ],
     # moto: a local S3-compatible server for the remote-storage test.
     extras_require={"test": ["pytest>=7", "moto[server]>=5,<6"]},

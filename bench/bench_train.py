@@ -53,6 +53,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from colorize import losses, models  # noqa: E402
+from colorize.models import layers as model_layers  # noqa: E402
 from colorize.config import TrainConfig  # noqa: E402
 from colorize.trainer import Trainer, make_optimizer  # noqa: E402
 
@@ -74,12 +75,12 @@ def batches(batch: int, size: int):
 @contextlib.contextmanager
 def stock_batchnorm():
     """Build with Keras's own BatchNormalization, as the tutorial does."""
-    fused = models.BatchNorm
-    models.BatchNorm = keras.layers.BatchNormalization
+    fused = model_layers.BatchNorm  # what the networks' _bn builds
+    model_layers.BatchNorm = keras.layers.BatchNormalization
     try:
         yield
     finally:
-        models.BatchNorm = fused
+        model_layers.BatchNorm = fused
 
 
 def tutorial_step(cfg: TrainConfig):

@@ -50,7 +50,7 @@ def _cells_of_red_plane(red):
 
 def squared_distances(ab: tf.Tensor, bins) -> tf.Tensor:
     """ab [..., 2] (Lab units) -> squared distance to every bin [..., Q]."""
-    # |x|^2 - 2 x.b + |b|^2: one matmul, 10x faster than broadcasting the
+    # |x|^2 - 2 x.b + |b|^2: one matmul instead of broadcasting the
     # differences [..., Q, 2] (float32 error ~1e-3 on distances ~1e4).
     bins = tf.constant(bins, tf.float32)
     ab = tf.cast(ab, tf.float32)
@@ -85,8 +85,8 @@ def soft_encode_sparse(ab: tf.Tensor, bins, neighbours: int = NEIGHBOURS,
     [..., k]): weights exp(-d^2 / (2 sigma^2)) on the k nearest bins,
     summing to 1, nearest first. ab [..., 2] in Lab units. Colours farther
     than 15 from every bin (no photo has them) get some nearby bins.
-    Compiled with XLA: 3.4x faster than op by op (the gathers and the
-    top-k over 49 candidates fuse), measured on 64 K pixels."""
+    Compiled with XLA, so that the gathers and the top-k over 49
+    candidates fuse."""
     bins = np.asarray(bins, np.float32)
     return _encoder(bins.tobytes(), len(bins), neighbours, sigma)(tf.cast(ab, tf.float32))
 

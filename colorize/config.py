@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import time
 from typing import Optional
 
 import tensorflow as tf
+from absl import logging
 
 from colorize import files, hints as hints_lib, models, variants
 from colorize.data.pipeline import data_folders
@@ -21,6 +23,13 @@ from colorize.settings import setting
 LOSSES = {"l1": (100.0, 0.0, 0.0), "l2": (0.0, 100.0, 0.0), "l1+l2": (100.0, 100.0, 0.0),
           "classification": (0.0, 0.0, 1.0)}
 CONFIG_FILE = "config.json"
+# The start history of a run: one record per start of train.py on its
+# model_dir (config.json holds the latest start's settings).
+STARTS_FILE = "starts.json"
+# Settings that decide the order of the training stream: a resume that
+# changes one continues on another stream (recorded, with a warning).
+DATA_ORDER_FIELDS = ("data", "data_weights", "seed", "shuffle_buffer", "hint_p", "hint_max_patch",
+                     "hint_max_points")
 STRATEGIES = ("mirrored", "multi_worker")
 # Fields that decide the shapes of the checkpointed variables: a resumed run
 # must keep them.
@@ -322,6 +331,34 @@ def load(model_dir: str) -> TrainConfig:
 def save(cfg: TrainConfig) -> None:
     tf.io.gfile.makedirs(cfg.model_dir)
     files.write_atomic(config_path(cfg.model_dir), cfg.to_json())
+
+
+def record_start(cfg: TrainConfig, step: int, examples: int) -> None:
+    """Append this start to the run's history (starts.json: every start's
+    step, examples seen and settings), then write config.json, the latest
+    settings. A resume that changes what the data stream is made of is
+    recorded and warned about: its batches are not the ones the
+    uninterrupted run would have seen."""
+    path = files.join(cfg.model_dir, STARTS_FILE)
+    starts = []
+    if tf.io.gfile.exists(path):
+        with tf.io.gfile.GFile(path) as f:
+            starts = json.load(f)
+    previous = (TrainConfig.from_dict(starts[-1]["config"]) if starts
+                else load(cfg.model_dir) if step else None)
+    if previous is not None and step:
+        changed = [f"--{k}: {getattr(previous, k)!r} -> {getattr(cfg, k)!r}"
+                   for k in DATA_ORDER_FIELDS if getattr(previous, k) != getattr(cfg, k)]
+        if changed:
+            logging.warning("resuming at step %d with another training stream (%s): it "
+                            "continues after %d examples of the new stream, not where the "
+                            "run's own stream stopped (recorded in %s)", step,
+                            "; ".join(changed), examples, path)
+    starts.append({"time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "step": step,
+                   "examples": examples, "config": cfg.to_dict()})
+    tf.io.gfile.makedirs(cfg.model_dir)
+    files.write_atomic(path, json.dumps(starts, indent=1) + "\n")
+    save(cfg)
 
 
 def check_resume(previous: TrainConfig, current: TrainConfig) -> None:

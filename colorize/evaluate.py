@@ -62,9 +62,30 @@ class EvalConfig:
                               "reason (bounds memory: about 0.6 GiB + 20 bytes a pixel).",
                               flag="max_megapixels", unit=1e6)
     progress: bool = True  # a progress bar on stderr (off in tests)
+    # Colour from reference photos (colorize.reference): a colour photo or a
+    # folder of them to learn from, or a model saved by an earlier run.
+    reference: Optional[str] = setting(
+        None, "A colour photo, or a folder of them, of the same subject: colours are learnt "
+        "from it once and used for every photo.")
+    reference_model: Optional[str] = setting(
+        None, "A reference model saved by --save_reference_model (instead of --reference).")
+    save_reference_model: Optional[str] = setting(
+        None, "Save what --reference learnt here (.npz), for a later run's --reference_model.")
+    # Off by default: on photos that share the reference's colours the mix
+    # made them paler and lowered AuC (RESULTS.md, "Colour from reference
+    # photos").
+    reference_prior: bool = setting(
+        False, "With --reference: mix in the automatic model's colour where the reference "
+        "classifier is unsure (see docs/reference.md).")
 
 
 def load_model(cfg: EvalConfig) -> inference.Model:
+    if cfg.reference or cfg.reference_model:
+        return _reference_model(cfg)
+    if cfg.save_reference_model:
+        raise EvalError("--save_reference_model needs --reference (the photos to learn from)")
+    if cfg.reference_prior:
+        raise EvalError("--reference_prior needs --reference or --reference_model")
     if cfg.model == "gray":
         return inference.gray_model(cfg.render_size or 64)
     if cfg.model != "generator":
@@ -78,6 +99,37 @@ def load_model(cfg: EvalConfig) -> inference.Model:
     if cfg.step is not None:
         raise EvalError("--step needs --model_dir")
     return inference.shipped_model()
+
+
+def _reference_model(cfg: EvalConfig) -> inference.Model:
+    """Learnt once from cfg.reference (or loaded), then used for every
+    photo; reference files that cannot be used are listed with the reason."""
+    from colorize import reference
+
+    if cfg.reference and cfg.reference_model:
+        raise EvalError("pass --reference or --reference_model, not both")
+    if cfg.model == "gray":
+        raise EvalError("--model=gray takes no --reference")
+    if (cfg.model_dir or cfg.saved_model) and not cfg.reference_prior:
+        raise EvalError("with --reference, --model_dir or --saved_model names the automatic "
+                        "model that --reference_prior mixes in: add --reference_prior")
+    if cfg.reference_model:
+        learnt = reference.load(cfg.reference_model)
+    else:
+        photos, names, skipped = reference.read_references(cfg.reference, cfg.max_pixels)
+        for item in skipped:
+            print(f"reference skipped {item['path']}: {item['reason']}", file=sys.stderr)
+        if cfg.progress:
+            print(f"learning colours from {len(photos)} reference photo(s)", file=sys.stderr)
+        learnt = reference.learn(photos, names=names)
+        del photos
+    if cfg.save_reference_model:
+        reference.save(learnt, cfg.save_reference_model)
+    prior = None
+    if cfg.reference_prior:
+        prior = load_model(dataclasses.replace(cfg, reference=None, reference_model=None,
+                                               save_reference_model=None, reference_prior=False))
+    return reference.as_model(learnt, prior)
 
 
 @dataclasses.dataclass

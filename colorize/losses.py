@@ -53,8 +53,7 @@ def classification_loss(real_ab: tf.Tensor, logits: tf.Tensor, bins,
 @tf.function(jit_compile=True)
 def _cross_entropy(logits, index, target):
     """-sum_k target_k log softmax(logits)[index_k] per pixel. Compiled with
-    XLA, forward and backward: about 2x faster than op by op over 261
-    classes (64 K pixels)."""
+    XLA, forward and backward, so that the ops over 261 classes fuse."""
     log_p = tf.nn.log_softmax(logits)
     picked = tf.gather(log_p, index, batch_dims=len(index.shape) - 1)
     return -tf.reduce_sum(target * picked, axis=-1)

@@ -15,11 +15,9 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
-import json
 import math
 import signal
 import sys
-import time
 
 import keras
 import numpy as np
@@ -31,13 +29,6 @@ from colorize import (ab_bins, cluster, color, config as config_lib, files, loss
 from colorize.data import checks, pipeline
 
 GRID_EXAMPLES = 8
-# The start history of a run: one record per start of train.py on its
-# model_dir (config.json holds the latest start's settings).
-STARTS_FILE = "starts.json"
-# Settings that decide the order of the training stream: a resume that
-# changes one continues on another stream (recorded, with a warning).
-DATA_ORDER_FIELDS = ("data", "data_weights", "seed", "shuffle_buffer", "hint_p", "hint_max_patch",
-                     "hint_max_points")
 
 
 class NonFiniteLoss(RuntimeError):
@@ -404,34 +395,6 @@ def train(cfg: config_lib.TrainConfig, strategy: tf.distribute.Strategy | None =
             tf.io.gfile.rmtree(trainer.write_dir)
 
 
-def record_start(cfg: config_lib.TrainConfig, step: int, examples: int) -> None:
-    """Append this start to the run's history (starts.json: every start's
-    step, examples seen and settings), then write config.json, the latest
-    settings. A resume that changes what the data stream is made of is
-    recorded and warned about: its batches are not the ones the
-    uninterrupted run would have seen."""
-    path = files.join(cfg.model_dir, STARTS_FILE)
-    starts = []
-    if tf.io.gfile.exists(path):
-        with tf.io.gfile.GFile(path) as f:
-            starts = json.load(f)
-    previous = (config_lib.TrainConfig.from_dict(starts[-1]["config"]) if starts
-                else config_lib.load(cfg.model_dir) if step else None)
-    if previous is not None and step:
-        changed = [f"--{k}: {getattr(previous, k)!r} -> {getattr(cfg, k)!r}"
-                   for k in DATA_ORDER_FIELDS if getattr(previous, k) != getattr(cfg, k)]
-        if changed:
-            logging.warning("resuming at step %d with another training stream (%s): it "
-                            "continues after %d examples of the new stream, not where the "
-                            "run's own stream stopped (recorded in %s)", step,
-                            "; ".join(changed), examples, path)
-    starts.append({"time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "step": step,
-                   "examples": examples, "config": cfg.to_dict()})
-    tf.io.gfile.makedirs(cfg.model_dir)
-    files.write_atomic(path, json.dumps(starts, indent=1) + "\n")
-    config_lib.save(cfg)
-
-
 def _train(cfg, trainer: Trainer, train_pattern: str, grid_pattern: str) -> dict:
     strategy, replicas = trainer.strategy, trainer.strategy.num_replicas_in_sync
     previous = (config_lib.load(cfg.model_dir)
@@ -439,7 +402,7 @@ def _train(cfg, trainer: Trainer, train_pattern: str, grid_pattern: str) -> dict
     step = trainer.restore(previous)
     consumed = int(trainer.examples.numpy())
     if trainer.chief:
-        record_start(cfg, step, consumed)
+        config_lib.record_start(cfg, step, consumed)
     if step >= cfg.max_steps:
         logging.info("%s is at step %d >= --max_steps=%d: nothing to do", cfg.model_dir, step,
                      cfg.max_steps)

@@ -24,6 +24,7 @@ Everything goes to experiments/work/ (git-ignored).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import statistics
 import subprocess
@@ -54,15 +55,8 @@ def sh(cmd: list[str], log: Path) -> float:
 
 
 def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--data_root", default=str(REPO.parent / "shared" / "data"))
-    p.add_argument("--work", default=str(REPO / "experiments" / "work"))
-    p.add_argument("--steps", type=int, default=1000)
-    p.add_argument("--batch_size", type=int, default=16)
-    p.add_argument("--width", type=float, default=0.25)
-    p.add_argument("--size", type=int, default=64)
+    p = budget_parser(__doc__, REPO / "experiments" / "work")
     p.add_argument("--generator", default="unet")
-    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     p.add_argument("--gans", nargs="+", default=list(GANS))
     p.add_argument("--losses", nargs="+", default=list(LOSSES))
     p.add_argument("--precision", help="train.py's --precision (default: its own default); "
@@ -78,54 +72,120 @@ def main() -> int:
         return 0
     work.mkdir(parents=True, exist_ok=True)
     log = work / "log.txt"
-    py = sys.executable
-    timings_path = work / "timings.json"
-    timings = json.loads(timings_path.read_text()) if timings_path.exists() else {}
-
+    timings = Timings(work / "timings.json")
     shards = Path(a.shards) if a.shards else work / f"shards_celeba{a.size}"
-    if not (shards / "manifest.json").exists():
-        timings["build"] = sh([py, "-m", "colorize.data", f"--input={train_dir}",
-                               f"--output={shards}", f"--size={a.size}",
-                               "--val_fraction=0", "--overwrite"], log)
+    ensure_shards(train_dir, shards, a.size, log, timings)
 
+    budget = Budget(a.steps, a.batch_size, a.width, a.size, a.precision)
     runs = {"gray": None}
     for seed in a.seeds:  # seed-major: a stopped run has whole tables first
         for gan in a.gans:
             for loss in a.losses:
                 name = f"{gan}_{loss}{'_' + a.precision if a.precision else ''}_s{seed}"
-                precision = [f"--precision={a.precision}"] if a.precision else []
-                model_dir = work / "runs" / name
-                runs[name] = model_dir
-                if name not in timings:
-                    timings[name] = sh([py, "train.py", f"--gan={gan}", f"--loss={loss}",
-                                        f"--data={shards}", f"--model_dir={model_dir}",
-                                        f"--max_steps={a.steps}", f"--batch_size={a.batch_size}",
-                                        f"--width={a.width}", f"--image_size={a.size}",
-                                        f"--generator={a.generator}", f"--seed={seed}",
-                                        # the published pix2pix U-Net, as the paper used
-                                        "--upsample=transpose",
-                                        "--log_every=100", "--image_every=500",
-                                        "--checkpoint_every=500", *precision], log)
-                    timings_path.write_text(json.dumps(timings, indent=2))
+                runs[name] = work / "runs" / name
+                train(name, runs[name], shards, a.generator, gan, loss, seed, budget, log,
+                      timings)
 
-    results = {}
-    for name, model_dir in runs.items():
-        out = work / "eval" / name
-        if not (out / "metrics.json").exists():
-            model = ["--model=gray"] if model_dir is None else [f"--model_dir={model_dir}"]
-            sh([py, "eval.py", *model, f"--input={val_dir}", f"--output={out}", "--metrics",
-                "--overwrite"], log)
-        results[name] = json.loads((out / "metrics.json").read_text())["mean"]
-        if model_dir is not None:
-            results[name]["adv_share"] = adversarial_share(model_dir)
+    results = score(runs, val_dir, work / "eval", log, timings)
     config = {"steps": a.steps, "batch_size": a.batch_size, "width": a.width, "size": a.size,
               "generator": a.generator, "seeds": a.seeds, "precision": a.precision}
     (work / "results.json").write_text(json.dumps(
-        {"config": config, "timings_s": timings, "per_run": results}, indent=2))
-    (work / "results.md").write_text(table(results, timings))
-    print(table(results, timings))
+        {"config": config, "timings_s": timings.seconds, "per_run": results}, indent=2))
+    (work / "results.md").write_text(table(results, timings.seconds))
+    print(table(results, timings.seconds))
     sheets(work, [n for n in runs if n == "gray" or n.endswith(f"_s{a.seeds[0]}")], val_dir)
     return 0
+
+
+def budget_parser(doc: str, work: Path) -> argparse.ArgumentParser:
+    """The flags every table script shares: data, work folder and the
+    budget (the same for every run of a table), with the table's defaults."""
+    p = argparse.ArgumentParser(description=doc.splitlines()[0])
+    p.add_argument("--data_root", default=str(REPO.parent / "shared" / "data"))
+    p.add_argument("--work", default=str(work))
+    p.add_argument("--steps", type=int, default=1000)
+    p.add_argument("--batch_size", type=int, default=16)
+    p.add_argument("--width", type=float, default=0.25, help="the generators' width "
+                   "(0.25: the U-Net has 1.8 M parameters, colcol 2.0 M)")
+    p.add_argument("--size", type=int, default=64)
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    return p
+
+
+@dataclasses.dataclass(frozen=True)
+class Budget:
+    """What every run of one table shares: generator steps, batch, width,
+    training size and precision (None: train.py's default)."""
+    steps: int
+    batch_size: int
+    width: float
+    size: int
+    precision: str | None = None
+
+
+class Timings:
+    """Wall seconds per step name, kept in a JSON file so that a stopped
+    run's finished steps are neither redone nor forgotten."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.seconds = json.loads(path.read_text()) if path.exists() else {}
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.seconds
+
+    def record(self, name: str, seconds: float) -> None:
+        self.seconds[name] = seconds
+        self.path.write_text(json.dumps(self.seconds, indent=2))
+
+
+def ensure_shards(train_dir: Path, shards: Path, size: int, log: Path,
+                  timings: Timings) -> None:
+    """Shards of every photo of train_dir at `size` px (whole photos,
+    squashed, as eval feeds them), all to train; built once."""
+    if not (shards / "manifest.json").exists():
+        timings.record(f"build {shards.name}", sh(
+            [sys.executable, "-m", "colorize.data", f"--input={train_dir}",
+             f"--output={shards}", f"--size={size}", "--val_fraction=0", "--overwrite"], log))
+
+
+def train(name: str, model_dir: Path, shards: Path, generator: str, gan: str, loss: str,
+          seed: int, budget: Budget, log: Path, timings: Timings) -> None:
+    """python train.py for one run, each variant with its paper learning
+    rate; skipped when timings has it (the run finished)."""
+    if name in timings:
+        return
+    precision = [f"--precision={budget.precision}"] if budget.precision else []
+    timings.record(name, sh([sys.executable, "train.py", f"--gan={gan}", f"--loss={loss}",
+                             f"--data={shards}", f"--model_dir={model_dir}",
+                             f"--max_steps={budget.steps}", f"--batch_size={budget.batch_size}",
+                             f"--width={budget.width}", f"--image_size={budget.size}",
+                             f"--generator={generator}", f"--seed={seed}",
+                             # the published decoders (pix2pix's U-Net, Zhang's
+                             # block 8), as the paper used
+                             "--upsample=transpose",
+                             "--log_every=100", "--image_every=500",
+                             "--checkpoint_every=500", *precision], log))
+
+
+def score(runs: dict, val_dir: Path, eval_root: Path, log: Path,
+          timings: Timings | None = None, prefix: str = "") -> dict:
+    """eval.py --metrics on val_dir for each run (None: --model=gray), once
+    (its wall time in timings as "eval PREFIXNAME"); returns each run's
+    mean scores with its adversarial share."""
+    results = {}
+    for name, model_dir in runs.items():
+        out = eval_root / name
+        if not (out / "metrics.json").exists():
+            model = ["--model=gray"] if model_dir is None else [f"--model_dir={model_dir}"]
+            seconds = sh([sys.executable, "eval.py", *model, f"--input={val_dir}",
+                          f"--output={out}", "--metrics", "--overwrite"], log)
+            if timings is not None:
+                timings.record(f"eval {prefix}{name}", seconds)
+        results[name] = json.loads((out / "metrics.json").read_text())["mean"]
+        if model_dir is not None:
+            results[name]["adv_share"] = adversarial_share(model_dir)
+    return results
 
 
 def adversarial_share(model_dir: Path) -> float | None:

@@ -246,8 +246,10 @@ def test_export_cli_says_where_and_nothing_else(run_dir, tmp_path):
                           text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.startswith("exported ") and (tmp_path / "x" / "saved_model.pb").exists()
-    for noise in ("INFO:tensorflow", "unsupported characters", "Writing fingerprint"):
-        assert noise not in proc.stderr + proc.stdout, proc.stderr[-3000:]
+    # The command's own two lines on stdout (TensorFlow's INFO records of the
+    # save are off: colorize.quiet.tensorflow_info_off, tested in test_quiet).
+    assert proc.stdout.splitlines()[1].startswith("inspect: saved_model_cli")
+    assert len(proc.stdout.splitlines()) == 2, proc.stdout
 
 
 def test_export_cli_checks_average(run_dir, tmp_path):
@@ -256,7 +258,7 @@ def test_export_cli_checks_average(run_dir, tmp_path):
                                f"--output={tmp_path / 'x'}", *flags], cwd=REPO,
                               capture_output=True, text=True, timeout=120)
     for flags, message in [(["--average=2,3", "--step=3"], "one of them"),
-                           (["--average=2,x"], "takes checkpoint steps"),
+                           (["--average=2,x"], "--average must be int values"),
                            (["--average=2,9"], "9")]:
         proc = cli(*flags)
         assert proc.returncode == 2 and message in proc.stderr, (flags, proc.stderr)
@@ -331,8 +333,6 @@ def test_eval_cli(run_dir, photos, tmp_path):
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 1, proc.stderr[-3000:]  # finished, with skipped files
     assert "wrote 6" in proc.stdout and "2 skipped" in proc.stdout and "PSNR" in proc.stdout
-    for noise in ("XLA service", "StreamExecutor device", "Compiled cluster using XLA"):
-        assert noise not in proc.stderr  # XLA's start-up notices (absl INFO lines)
     assert "skipped empty.jpg: empty file" in proc.stdout
     (root / "empty.jpg").unlink()
     (root / "junk.png").unlink()

@@ -448,7 +448,7 @@ def test_resume_counts_examples_and_keeps_every_start(tmp_path, shards, caplog):
     assert "another training stream" not in caplog.text
     trainer.train(dataclasses.replace(cfg, seed=5, max_steps=4), strategy=one_device())
     assert "another training stream (--seed: 0 -> 5)" in caplog.text
-    starts = json.loads((tmp_path / trainer.STARTS_FILE).read_text())
+    starts = json.loads((tmp_path / config_lib.STARTS_FILE).read_text())
     assert [(s["step"], s["examples"], s["config"]["batch_size"], s["config"]["seed"])
             for s in starts] == [(0, 0, 2, 0), (2, 4, 4, 0), (3, 8, 2, 5)]
     assert config_lib.load(cfg.model_dir).seed == 5
