@@ -4,6 +4,8 @@
     python eval.py --model_dir=runs/wgan_l1 --input=old_photos/ --output=colorized/
     python eval.py --model_dir=runs/wgan_l1 --input=val/ --output=out/ --metrics --grid
     python eval.py --model=gray --input=val/ --output=out_gray/ --metrics   # baseline
+    python eval.py --input=photos/ --marks=marked/ --output=out/   # scribbles correct the model
+    python eval.py --model=levin --input=photos/ --marks=marked/ --output=out/   # Levin et al.
 
 Exit status: 0 every photo colorized (or already there), 1 finished but
 some files were skipped (listed with reasons), 2 bad flags, folders or

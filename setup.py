@@ -51,9 +51,15 @@ setup(
         # Its graph cuts: the max-flow of every alpha-expansion move
         # (wheels for CPython 3.10-3.12).
         "PyMaxflow>=1.3,<2",
+        # Sparse matrices and their LU solve: Levin et al.'s colorization by
+        # scribbles (colorize.levin).
+        "scipy>=1.9",
     ],
     # moto: a local S3-compatible server for the remote-storage test.
-    extras_require={"test": ["pytest>=7", "moto[server]>=5,<6"]},
+    extras_require={"test": ["pytest>=7", "moto[server]>=5,<6"],
+                    # bench/bench_scribbles.py's multigrid row (the solver it measures
+                    # against the one colorize.levin uses).
+                    "bench": ["pyamg>=5"]},
     entry_points={
         "console_scripts": [
             # Each the same program as its module or script, same flags.

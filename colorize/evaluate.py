@@ -15,7 +15,8 @@ from typing import Optional
 import numpy as np
 from tqdm import tqdm
 
-from colorize import files, folders, imageio, inference, metrics, visualize
+from colorize import files, folders, imageio, inference, marks as marks_lib, metrics, \
+    scribbles, visualize
 from colorize.settings import REQUIRED, setting
 
 GRID_DIR = "_grids"
@@ -35,7 +36,7 @@ class EvalError(Exception):
     """A problem with eval's arguments or folders (not with one image)."""
 
 
-MODELS = ("generator", "gray")
+MODELS = ("generator", "gray", "levin")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,7 +50,8 @@ class EvalConfig:
         "--model=gray: the model shipped in the package.")
     step: Optional[int] = setting(None, "Checkpoint step (default: the latest).")
     saved_model: Optional[str] = setting(None, "An exported SavedModel instead of --model_dir.")
-    model: str = setting("generator", "gray: the zero-chroma baseline (no model needed).", MODELS)
+    model: str = setting("generator", "gray: the zero-chroma baseline (no model needed); levin: "
+                         "Levin et al.'s colorization from --marks alone (no model).", MODELS)
     render_size: Optional[int] = setting(None, "Size the generator runs at (default: trained "
                                          "size).")
     metrics: bool = setting(False, "Score against the inputs' colours: metrics.csv/.json.")
@@ -77,6 +79,12 @@ class EvalConfig:
     reference_prior: bool = setting(
         False, "With --reference: mix in the automatic model's colour where the reference "
         "classifier is unsure (see docs/reference.md).")
+    # Scribbles (colorize.marks, colorize.scribbles): they correct the
+    # model's colours, or are the only colours with --model=levin.
+    marks: Optional[str] = setting(
+        None, "Folder of scribbles: for each photo, a marked copy or a hints PNG with alpha "
+        "under the same relative path and stem (docs/scribbles.md). They correct the "
+        "model's colours (or, with --model=levin, are the only colours).")
 
 
 def load_model(cfg: EvalConfig) -> inference.Model:
@@ -88,6 +96,12 @@ def load_model(cfg: EvalConfig) -> inference.Model:
         raise EvalError("--reference_prior needs --reference or --reference_model")
     if cfg.model == "gray":
         return inference.gray_model(cfg.render_size or 64)
+    if cfg.model == "levin":
+        if not cfg.marks:
+            raise EvalError("--model=levin colours photos from their scribbles: pass --marks")
+        model = inference.gray_model(cfg.render_size or 64)  # photos without marks stay gray
+        model.name = "levin (Levin et al. 2004: colours from the marks only)"
+        return model
     if cfg.model != "generator":
         raise EvalError(f"--model must be one of {', '.join(MODELS)}, got {cfg.model!r}")
     if cfg.saved_model and cfg.model_dir:
@@ -138,6 +152,7 @@ class _Folder:
     out: Path
     scan: folders.Scan
     outputs: dict  # input relpath -> output relpath
+    marks: marks_lib.MarksFolder | None = None
 
 
 def _inputs(cfg: EvalConfig) -> _Folder:
@@ -243,18 +258,40 @@ def _handle_result(cfg, report, folder, relpath, original, result):
         _flush_grid(report, folder.out)
 
 
-def _colorize_batch(cfg, report, folder, model, batch, bar) -> None:
+def _read_marks(cfg, report, folder, batch, bar) -> tuple[list, list]:
+    """(the batch without photos whose marks file is bad, their marks or
+    None): a bad marks file skips its photo with the reason."""
+    kept, found = [], []
+    for relpath, photo in batch:
+        try:
+            found.append(folder.marks.read(relpath, photo, cfg.max_pixels,
+                                           gray_without=cfg.model == "levin"))
+            kept.append((relpath, photo))
+        except Exception as e:  # noqa: BLE001 - any failure is this photo's skip reason
+            report.skip(relpath, imageio.UnreadableImage(str(e)) if isinstance(
+                e, marks_lib.MarksError) else e)
+            bar.update(1)
+    return kept, found
+
+
+def _colorize_batch(cfg, report, folder, model, batch, bar, found=None) -> None:
     """One generator call for the batch; if it fails, each photo alone, so
-    that one bad photo is skipped with its reason and the others go on."""
+    that one bad photo is skipped with its reason and the others go on.
+    With --marks, found holds each photo's marks (or None)."""
+    if folder.marks is not None and found is None:
+        batch, found = _read_marks(cfg, report, folder, batch, bar)
     try:
-        results = inference.colorize_batch([photo for _, photo in batch], model)
+        photos = [photo for _, photo in batch]
+        results = (inference.colorize_batch(photos, model) if found is None
+                   else scribbles.colorize_batch(photos, found, model, cfg.model == "levin"))
     except Exception as e:  # noqa: BLE001
         if len(batch) == 1:
             report.skip(batch[0][0], e)
             bar.update(1)
             return
-        for item in batch:
-            _colorize_batch(cfg, report, folder, model, [item], bar)
+        for i, item in enumerate(batch):
+            _colorize_batch(cfg, report, folder, model, [item], bar,
+                            None if found is None else [found[i]])
         return
     for (relpath, original), result in zip(batch, results):
         try:
@@ -309,6 +346,8 @@ def run(cfg: EvalConfig) -> dict:
     written before it propagates (a resumed run keeps them)."""
     folder = _inputs(cfg)
     model = load_model(cfg)
+    if cfg.marks:
+        folder.marks = marks_lib.MarksFolder(cfg.marks, folder.scan.images)
     folder.out.mkdir(parents=True, exist_ok=True)
     report = _Report()
     report.skipped.extend(folder.scan.skipped)
@@ -341,6 +380,8 @@ def run(cfg: EvalConfig) -> dict:
     }
     if cfg.metrics:
         summary["metrics"] = mean
+    if folder.marks is not None:
+        summary["marks"] = folder.marks.summary()
     return summary
 
 
@@ -377,6 +418,14 @@ def format_summary(summary: dict) -> str:
     if summary["grid_sheets"]:
         lines.append(f"  {len(summary['grid_sheets'])} comparison sheets in "
                      f"{os.path.dirname(summary['grid_sheets'][0])}")
+    if "marks" in summary:
+        m = summary["marks"]
+        lines.append(f"  marks from {m['folder']}: {m['photos_with_marks']} photos had marks, "
+                     f"{m['marked_pixels']} marked pixels in all")
+        for item in m["notices"][:10]:
+            lines.append(f"  notice {item['path']}: {item['reason']}")
+        if len(m["notices"]) > 10:
+            lines.append(f"  ... and {len(m['notices']) - 10} more notices")
     if "metrics" in summary:
         m = summary["metrics"]
         if m.get("count"):

@@ -1,0 +1,244 @@
+"""Zhang et al. 2017's simulated user ("Real-time user-guided image
+colorization with learned deep priors", section 4): photos resized to
+256 x 256, N hints each a 6 x 6 patch painted with its mean true ab
+(colorize.marks.simulated_marks), mean PSNR for each N and each method.
+
+    nice -n 10 python experiments/scribble_sweep.py --out=experiments/work/scribbles
+    # choosing the correction's shift, on training photos:
+    nice -n 10 python experiments/scribble_sweep.py --folders=photos/train --every=40 \
+        --methods=automatic,levin --shifts=0,1e-4,2e-4:1,4e-4:2 --out=experiments/work/shift
+
+Methods (METHODS; a new colorizer adds one function of a Case): gray, the
+automatic model (eval.py without marks), Levin alone and the model
+corrected by the hints (eval.py --marks), plus variants measured for
+RESULTS.md: Levin in YIQ (the authors' colour space), Levin with the
+least-squares normal equations, and the correction at other shifts. Every
+photo's hints are drawn from a seed of its index and N, so methods and
+runs see the same hints. Writes sweep.json (per photo) and prints the table
+of means per folder.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import multiprocessing
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+N_HINTS = (0, 1, 2, 5, 10, 20, 50, 100)
+SIZE = 256
+FOLDERS = ("photos/val", "scenes/val")
+# rgb2ntsc's matrix (MATLAB), the authors' colour space.
+RGB_TO_YIQ = np.array([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]])
+
+
+@dataclasses.dataclass
+class Case:
+    """One photo with its N hints: what every method may use."""
+    rgb: np.ndarray  # uint8 [SIZE, SIZE, 3], the truth (methods read its L only)
+    lab: np.ndarray  # its Lab
+    n: int
+    seed: tuple  # the hints' seed (photo index, N)
+    marks: object  # colorize.marks.Marks, from the true ab
+    automatic: np.ndarray  # eval.py's output without marks (uint8)
+    gray: np.ndarray  # L alone (uint8)
+    ab_small: np.ndarray  # the network's ab for the photo
+
+
+def _levin(case: Case, least_squares: bool = False) -> np.ndarray:
+    from colorize import scribbles
+    if not case.marks.count:
+        return case.gray  # what eval.py --model=levin gives a photo without marks
+    size = case.rgb.shape[:2]
+    mask, ab = scribbles.work_marks(case.marks, size)
+    out = scribbles.merge(case.rgb, scribbles.solve_ab(
+        scribbles.work_lightness(case.rgb, size), mask, ab, None, least_squares=least_squares))
+    scribbles.paint_marks(out, case.rgb, case.marks)
+    return out
+
+
+def _levin_yiq(case: Case) -> np.ndarray:
+    """The authors' own route: Y for the affinities, I and Q propagated
+    (hints painted with the patch's mean true IQ, same positions)."""
+    from colorize import levin, marks
+    if not case.n:
+        return case.gray
+    yiq = (case.rgb.astype(np.float64) / 255.0) @ RGB_TO_YIQ.T
+    hints = marks.simulated_marks(yiq, case.n, np.random.default_rng(case.seed))
+    mask = np.zeros(SIZE * SIZE, bool)
+    mask[hints.index] = True
+    values = np.zeros((SIZE * SIZE, 2))
+    values[hints.index] = hints.ab
+    iq = levin.propagate(yiq[..., 0], mask.reshape(SIZE, SIZE), values.reshape(SIZE, SIZE, 2))
+    rgb = np.concatenate([yiq[..., :1], iq], axis=-1) @ np.linalg.inv(RGB_TO_YIQ).T
+    return np.clip(np.rint(rgb * 255.0), 0, 255).astype(np.uint8)
+
+
+def _corrected(case: Case, shift: str | None = None) -> np.ndarray:
+    """shift: None (eval's rule), a number (fixed), or "ONE:POWER" (the
+    rule with other constants)."""
+    from colorize import scribbles
+    if not case.marks.count:
+        return case.automatic  # eval.py --marks: a photo without marks
+    if shift is not None and ":" in shift:
+        one, power = map(float, shift.split(":"))
+        size = case.rgb.shape[:2]
+        shift = scribbles.correction_shift(scribbles.work_marks(case.marks, size)[0], one, power)
+    return scribbles.colorize(case.rgb, case.marks, case.ab_small,
+                              None if shift is None else float(shift))
+
+
+METHODS = {
+    "gray": lambda case: case.gray,
+    "automatic": lambda case: case.automatic,
+    "levin": _levin,
+    "model+scribbles": _corrected,
+    "levin-yiq": _levin_yiq,
+    "levin-least-squares": lambda case: _levin(case, least_squares=True),
+}
+
+
+def _methods(names: list[str], shifts: list[float]) -> dict:
+    chosen = {name: METHODS[name] for name in names}
+    for shift in shifts:
+        chosen[f"model+scribbles@{shift}"] = (lambda s: lambda case: _corrected(case, s))(shift)
+    return chosen
+
+
+def load_photos(data: Path, folders: list[str], every: int) -> list[tuple[str, np.ndarray]]:
+    """(name, uint8 RGB at SIZE x SIZE) for every `every`-th photo of each
+    folder, in sorted order."""
+    from colorize import folders as folders_lib, imageio
+    photos = []
+    for folder in folders:
+        names = folders_lib.list_images(data / folder)[::every]
+        for rel in names:
+            rgb = imageio.read_image(data / folder / rel, keep_depth=True)
+            photos.append((f"{folder}/{rel}", imageio.to_uint8(imageio.resize(rgb, SIZE, SIZE))))
+    return photos
+
+
+def _score_photo(job) -> dict:
+    from colorize import color, marks, metrics
+    index, name, rgb, automatic, gray, ab_small, n_hints, methods = job
+    chosen = _methods(*methods)
+    lab = color.rgb_to_lab_np(rgb / 255.0)
+    row = {"photo": name}
+    for n in n_hints:
+        seed = (index, n)
+        hints = marks.simulated_marks(lab, n, np.random.default_rng(seed))
+        case = Case(rgb, lab, n, seed, hints, automatic, gray, ab_small)
+        for method, fn in chosen.items():
+            row[f"{method}/{n}"] = metrics.psnr(fn(case), rgb)
+    return row
+
+
+def _worker_init():
+    from colorize import quiet  # noqa: F401 - TF's start-up lines, once per worker
+    import tensorflow as tf
+    tf.config.threading.set_intra_op_parallelism_threads(1)
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--data", default=str(REPO.parent / "shared" / "data"),
+                   help="folder holding --folders")
+    p.add_argument("--folders", default=",".join(FOLDERS))
+    p.add_argument("--every", type=int, default=1, help="every k-th photo of each folder")
+    p.add_argument("--n_hints", default=",".join(map(str, N_HINTS)))
+    p.add_argument("--methods", default="gray,automatic,levin,model+scribbles")
+    p.add_argument("--shifts", default="", help="extra model+scribbles columns at these shifts: "
+                   "numbers (fixed) or ONE:POWER (scribbles.correction_shift's rule)")
+    p.add_argument("--saved_model", default=None, help="default: the shipped model")
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--out", required=True)
+    p.add_argument("--table", action="store_true", help="print the table of --out's sweep.json")
+    a = p.parse_args()
+    if a.table:
+        print(format_table(json.loads((Path(a.out) / "sweep.json").read_text())))
+        return 0
+    from tqdm import tqdm
+
+    from colorize import inference, scribbles
+
+    data, out = Path(a.data), Path(a.out)
+    folders = a.folders.split(",")
+    missing = [f for f in folders if not (data / f).is_dir()]
+    if missing:
+        print(f"no such folders in {data}: {missing}", file=sys.stderr)
+        return 2
+    n_hints = [int(n) for n in a.n_hints.split(",")]
+    methods = ([m for m in a.methods.split(",") if m],
+               [s for s in a.shifts.split(",") if s])
+    unknown = [m for m in methods[0] if m not in METHODS]
+    if unknown:
+        print(f"unknown methods {unknown}; known: {sorted(METHODS)}", file=sys.stderr)
+        return 2
+    start = time.time()
+    photos = load_photos(data, folders, a.every)
+    model = inference.saved_model(a.saved_model) if a.saved_model else inference.shipped_model()
+    gray_model = inference.gray_model()
+    jobs = []
+    for i in range(0, len(photos), 32):  # the network in batches, as eval.py runs it
+        chunk = [rgb for _, rgb in photos[i:i + 32]]
+        for j, (auto, gray, ab) in enumerate(zip(inference.colorize_batch(chunk, model),
+                                                 inference.colorize_batch(chunk, gray_model),
+                                                 scribbles.network_ab(chunk, model))):
+            name, rgb = photos[i + j]
+            jobs.append((i + j, name, rgb, np.array(auto), np.array(gray), ab, n_hints, methods))
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(a.workers, initializer=_worker_init) as pool:
+        rows = list(tqdm(pool.imap(_score_photo, jobs), total=len(jobs), unit="photo",
+                         file=sys.stderr))
+    out.mkdir(parents=True, exist_ok=True)
+    columns = [k for k in rows[0] if k != "photo"]
+    table = {}
+    for folder in folders + ["all"]:
+        chosen = [r for r in rows if folder == "all" or r["photo"].startswith(folder + "/")]
+        table[folder] = {"photos": len(chosen),
+                         **{c: float(np.mean([r[c] for r in chosen])) for c in columns}}
+    doc = {"folders": folders, "every": a.every, "n_hints": n_hints, "size": SIZE,
+           "seconds": round(time.time() - start, 1), "model": model.name,
+           "shift_rule": [scribbles.SHIFT_ONE, scribbles.SHIFT_POWER], "mean": table, "per_photo": rows}
+    (out / "sweep.json").write_text(json.dumps(doc, indent=1) + "\n")
+    print(format_table(doc))
+    return 0
+
+
+def format_table(doc: dict) -> str:
+    """Markdown: one row per folder and method, one column per N."""
+    n_hints = doc["n_hints"]
+    lines = []
+    for folder, means in doc["mean"].items():
+        lines.append(f"\n{folder} ({means['photos']} photos), mean PSNR (dB):\n")
+        lines.append("| method | " + " | ".join(f"N={n}" for n in n_hints) + " |")
+        lines.append("|---|" + "---:|" * len(n_hints))
+        methods = dict.fromkeys(c.rsplit("/", 1)[0] for c in means if "/" in c)
+        for m in methods:
+            lines.append(f"| {m} | " + " | ".join(f"{means[f'{m}/{n}']:.2f}" for n in n_hints)
+                         + " |")
+    rows = doc["per_photo"]
+    for a, b in (("model+scribbles", "automatic"), ("model+scribbles", "levin")):
+        if f"{a}/{n_hints[0]}" in rows[0] and f"{b}/{n_hints[0]}" in rows[0]:
+            lines.append(f"\n{a} - {b}, all photos: mean dB (standard error) and photos where {a} "
+                         "is at least as good:\n")
+            cells = []
+            for n in n_hints:
+                d = np.array([r[f"{a}/{n}"] - r[f"{b}/{n}"] for r in rows])
+                d = d[np.isfinite(d)]
+                se = d.std(ddof=1) / np.sqrt(len(d)) if len(d) > 1 else float("nan")
+                cells.append(f"N={n}: {d.mean():+.2f} ({se:.2f}), {(d >= 0).sum()}/{len(d)}")
+            lines.append("; ".join(cells))
+    lines.append(f"\n{doc['seconds']} s")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
