@@ -213,14 +213,21 @@ def colorize_batch(images: list, model: Model, marks: list | None = None) -> lis
     photo (fullres.merge, as in the exported model's colorize_image); only
     the render-size inputs are batched. marks (a guided model only): one
     per photo, see hint_inputs."""
-    if marks is not None and any(m is not None for m in marks) and not model.guided:
-        raise ValueError(f"{model.name} takes no hints (not trained with --hints)")
-    inputs = np.stack([network_input(to_rgb3_np(img), model.render_size) for img in images])
+    ab = network_ab(images, model, marks)
     photos = [as_image_tensor(img) for img in images]  # each copied once
     with quiet.without_xla_startup_lines():
-        if marks is None or not model.guided:
-            ab = model.predict(tf.constant(inputs))
-        else:
-            ab = model.predict_hints(tf.constant(inputs),
-                                     hint_inputs(images, marks, model.render_size))
         return [np.asarray(_merge(photo, ab[i])) for i, photo in enumerate(photos)]
+
+
+def network_ab(images: list, model: Model, marks: list | None = None) -> tf.Tensor:
+    """The network's ab [B, S, S, 2] (ab / 110) for photos of any sizes, one
+    generator call; with marks (a guided model only; see hint_inputs),
+    the network sees them as hints."""
+    if marks is not None and any(m is not None for m in marks) and not model.guided:
+        raise ValueError(f"{model.name} takes no hints (not trained with --hints)")
+    inputs = tf.constant(np.stack([network_input(to_rgb3_np(img), model.render_size)
+                                   for img in images]))
+    with quiet.without_xla_startup_lines():
+        if marks is None or not model.guided:
+            return model.predict(inputs)
+        return model.predict_hints(inputs, hint_inputs(images, marks, model.render_size))

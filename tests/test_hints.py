@@ -337,3 +337,45 @@ def test_an_automatic_model_refuses_hints(tmp_path, shards):
     with pytest.raises(ValueError, match="takes no hints"):
         inference.colorize_batch([photo], model, [marks_of(rgba)])
     assert inference.colorize_batch([photo], model, [None])[0].shape == (50, 70, 3)
+
+
+def test_eval_marks_feed_a_guided_model(guided_run, tmp_path):
+    """eval.py --marks with a guided model: --norefine gives the guided
+    network's colours with the hints (inference.colorize_batch with the
+    marks file's marks), the default corrects them by the exact marks
+    (the hinted pixels get the hint's chroma); a photo without a marks
+    file gets the guided model's automatic answer."""
+    from colorize import evaluate, imageio, marks as marks_lib
+    from tests.conftest import write_rgb
+    import cv2
+
+    model_dir, exported = guided_run
+    photo, rgba = photo_and_hints()
+    photos, marked = tmp_path / "photos", tmp_path / "marks"
+    write_rgb(photos / "a.png", photo)
+    write_rgb(photos / "b.png", photo)
+    marked.mkdir()
+    assert cv2.imwrite(str(marked / "a.png"), rgba[..., [2, 1, 0, 3]])
+
+    def run(name, **flags):
+        out = tmp_path / name
+        summary = evaluate.run(evaluate.EvalConfig(input=str(photos), output=str(out),
+                                                   saved_model=exported, marks=str(marked),
+                                                   progress=False, **flags))
+        assert summary["written"] == 2 and summary["marks"]["photos_with_marks"] == 1
+        return tuple(imageio.read_image(out / n, keep_depth=True) for n in ("a.png", "b.png"))
+
+    alone, plain = run("alone", refine=False)
+    m = marks_lib.read_marks(marked / "a.png", photo)
+    model = inference.saved_model(exported)
+    np.testing.assert_array_equal(alone, inference.colorize_batch([photo], model, [m])[0])
+    np.testing.assert_array_equal(plain, inference.colorize_batch([photo], model)[0])
+    refined, _ = run("refined")
+    # The hinted pixels: the photo's L with the hint's ab (clipped into sRGB,
+    # as any out-of-gamut Lab colour is); the network alone is not exact.
+    photo_l = color.rgb_to_lab_np(imageio.to_unit_float(photo))[10:20, 30:40, :1]
+    paint = color.rgb_to_lab_np(np.full((10, 10, 3), (200 / 255, 30 / 255, 30 / 255),
+                                        np.float32))[..., 1:]
+    want = color.lab_to_rgb_np(np.concatenate([photo_l, paint], axis=-1))
+    np.testing.assert_allclose(imageio.to_unit_float(refined)[10:20, 30:40], want, atol=1.5 / 255)
+    assert np.abs(imageio.to_unit_float(alone)[10:20, 30:40] - want).max() > 5 / 255
