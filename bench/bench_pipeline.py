@@ -7,6 +7,8 @@ Builds shards (all files, one worker per core) into a temporary folder at
 each size, then measures
   (a) make_dataset(training=True, batch 64, image_size = size): images/s after a
       warm-up (which includes filling the shuffle buffer);
+  (a') the same with a simulated user's hints drawn per example
+      (make_dataset(hints=...), train.py --hints: Zhang et al.'s sampling);
   (b) cv2.imread + resize (whole photo, squashed) + colorize.color.rgb_to_lab_np over
       the same JPEG files in a Python loop: images/s.
 Not a test: it reads 8000 files twice per size and takes a minute or two.
@@ -45,16 +47,19 @@ def parse_args():
     return p.parse_args()
 
 
-def bench_pipeline(shard_dir: str, size: int, batch: int, n_images: int, warmup: int) -> float:
+def bench_pipeline(shard_dir: str, size: int, batch: int, n_images: int, warmup: int,
+                   hints: bool = False) -> float:
+    from colorize import hints as hints_lib
     from colorize.data import make_dataset
-    ds = make_dataset(shard_dir, batch, training=True, image_size=size, seed=0)
+    ds = make_dataset(shard_dir, batch, training=True, image_size=size, seed=0,
+                      hints=hints_lib.Sampling() if hints else None)
     it = iter(ds)
     for _ in range(warmup):
         next(it)
     n_batches = -(-n_images // batch)
     start = time.perf_counter()
     for _ in range(n_batches):
-        l, ab = next(it)
+        l, ab, *_ = next(it)
     _ = float(l[0, 0, 0, 0]) + float(ab[0, 0, 0, 0])  # make sure the last batch is materialised
     rate = n_batches * batch / (time.perf_counter() - start)
     # Stop tf.data's background threads before anything else is timed: on
@@ -111,14 +116,17 @@ def main() -> int:
                   f"{c['skipped']} skipped in {build_s:.1f} s ({c['found'] / build_s:.0f} img/s)")
             opencv = bench_opencv(jpegs, size)
             tfdata = bench_pipeline(out, size, args.batch, args.pipeline_images, args.warmup_batches)
-            rows.append((size, c["found"] / build_s, tfdata, opencv))
+            guided = bench_pipeline(out, size, args.batch, args.pipeline_images,
+                                    args.warmup_batches, hints=True)
+            rows.append((size, c["found"] / build_s, tfdata, guided, opencv))
 
     print()
-    print(f"{'size':>6} | {'build img/s':>11} | {'tf.data img/s':>13} | {'OpenCV loop img/s':>17} | "
-          f"{'tf.data / OpenCV':>16}")
-    print(f"{'-' * 6}-+-{'-' * 11}-+-{'-' * 13}-+-{'-' * 17}-+-{'-' * 16}")
-    for size, build_rate, tfdata, opencv in rows:
-        print(f"{size:>6} | {build_rate:>11.0f} | {tfdata:>13.0f} | {opencv:>17.0f} | {tfdata / opencv:>15.1f}x")
+    print(f"{'size':>6} | {'build img/s':>11} | {'tf.data img/s':>13} | {'+ hints img/s':>13} | "
+          f"{'OpenCV loop img/s':>17} | {'tf.data / OpenCV':>16}")
+    print(f"{'-' * 6}-+-{'-' * 11}-+-{'-' * 13}-+-{'-' * 13}-+-{'-' * 17}-+-{'-' * 16}")
+    for size, build_rate, tfdata, guided, opencv in rows:
+        print(f"{size:>6} | {build_rate:>11.0f} | {tfdata:>13.0f} | {guided:>13.0f} | "
+              f"{opencv:>17.0f} | {tfdata / opencv:>15.1f}x")
     print(f"(tf.data: make_dataset(training=True, batch {args.batch}, image_size = size), "
           f"{-(-args.pipeline_images // args.batch) * args.batch} images after {args.warmup_batches} "
           f"warm-up batches; OpenCV: imread + resize + rgb_to_lab_np, "

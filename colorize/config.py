@@ -14,7 +14,7 @@ from typing import Optional
 import tensorflow as tf
 from absl import logging
 
-from colorize import files, models, variants
+from colorize import files, hints as hints_lib, models, variants
 from colorize.data.pipeline import data_folders
 from colorize.settings import setting
 
@@ -28,11 +28,13 @@ CONFIG_FILE = "config.json"
 STARTS_FILE = "starts.json"
 # Settings that decide the order of the training stream: a resume that
 # changes one continues on another stream (recorded, with a warning).
-DATA_ORDER_FIELDS = ("data", "data_weights", "seed", "shuffle_buffer")
+DATA_ORDER_FIELDS = ("data", "data_weights", "seed", "shuffle_buffer", "hint_p", "hint_max_patch",
+                     "hint_max_points")
 STRATEGIES = ("mirrored", "multi_worker")
 # Fields that decide the shapes of the checkpointed variables: a resumed run
 # must keep them.
-ARCHITECTURE_FIELDS = ("generator", "width", "image_size", "gan", "sync_bn", "upsample")
+ARCHITECTURE_FIELDS = ("generator", "width", "image_size", "gan", "sync_bn", "upsample", "hints",
+                       "hints_at_output")
 
 
 class ConfigError(ValueError):
@@ -99,6 +101,25 @@ class TrainConfig:
                                        "(the original's 100 critic steps at the start).")
     critic_warmup_n: int = setting(100, "D steps per G step in the warm-up.")
     sync_bn: bool = setting(False, "BatchNorm statistics over the global batch.")
+    hints: bool = setting(
+        False, "A guided generator (Zhang et al. 2017): it sees L plus a user's colour hints "
+        "(their ab and a mask channel), drawn in training by a simulated user "
+        "(--hint_p, --hint_max_patch); eval.py --marks and the export's colorize_hints "
+        "signature feed it a user's marks. Discriminators and losses are unchanged.")
+    hint_p: float = setting(
+        hints_lib.POINT_P, "--hints: the number of hint points per training example is "
+        "geometric from 0 with this p (Zhang et al.'s 1/8: a mean of 7 points, 1/8 of the "
+        "examples with none); lower: denser hints.")
+    hint_max_patch: int = setting(
+        hints_lib.MAX_PATCH, "--hints: hint patches are squares of 1 to this many px (uniform), "
+        "at --image_size, each holding its patch's mean true ab (Zhang et al.: 9).")
+    hints_at_output: bool = setting(
+        False, "--hints with --generator=unet: L and the hints enter the last layer too, at "
+        "full resolution (bilinear x2 + 3x3 conv); otherwise they reach the net through its "
+        "first stride-2 conv, at half resolution.")
+    hint_max_points: int = setting(
+        hints_lib.MAX_POINTS, "--hints: hint points per training example, at most (cuts the "
+        "geometric tail).")
     strategy: str = setting(
         "mirrored", "mirrored: MirroredStrategy over this machine's devices. multi_worker: "
         "MultiWorkerMirroredStrategy over the cluster that TF_CONFIG describes (start the same "
@@ -124,6 +145,13 @@ class TrainConfig:
     @property
     def variant(self) -> variants.Variant:
         return variants.get(self.gan)
+
+    @property
+    def hint_sampling(self) -> hints_lib.Sampling | None:
+        """The simulated user of a --hints run; None without --hints."""
+        if not self.hints:
+            return None
+        return hints_lib.Sampling(self.hint_p, self.hint_max_patch, self.hint_max_points)
 
     @property
     def classifies(self) -> bool:
@@ -203,6 +231,12 @@ class TrainConfig:
              "--classification_weight needs --loss=classification (the net's class head)"),
             (all((lr is None or lr > 0) for lr in (self.lr_g, self.lr_d)),
              "learning rates must be > 0"),
+            (0 < self.hint_p <= 1, f"--hint_p must be in (0, 1]; got {self.hint_p}"),
+            (self.hint_max_patch >= 1 and self.hint_max_points >= 1,
+             "--hint_max_patch and --hint_max_points must be >= 1"),
+            (not self.hints_at_output or (self.hints and self.generator == "unet"
+                                          and not self.classifies),
+             "--hints_at_output needs --hints, --generator=unet and a regression --loss"),
             (self.lr_decay_steps >= 0,
              f"--lr_decay_steps must be >= 0; got {self.lr_decay_steps}"),
             (min(self.checkpoint_every, self.summary_every, self.image_every, self.log_every) >= 1,
@@ -265,10 +299,18 @@ def _from_unversioned(d: dict) -> dict:
     return {**added, **d}
 
 
+def _before_hints(d: dict) -> dict:
+    """Version 1 -> 2: guided generators (--hints) came in; older runs are
+    automatic ones (the sampling fields at their defaults, unused)."""
+    added = {"hints": False, "hint_p": hints_lib.POINT_P, "hint_max_patch": hints_lib.MAX_PATCH,
+             "hint_max_points": hints_lib.MAX_POINTS, "hints_at_output": False}
+    return {**added, **d}
+
+
 # config.json's version, and the migration from each older version to the
 # next. A change to the fields adds a version and its migration here.
-CONFIG_VERSION = 1
-MIGRATIONS = {0: _from_unversioned}
+CONFIG_VERSION = 2
+MIGRATIONS = {0: _from_unversioned, 1: _before_hints}
 
 
 # Through tf.io.gfile: a model_dir may be any URI TensorFlow's file systems

@@ -85,6 +85,10 @@ class EvalConfig:
         None, "Folder of scribbles: for each photo, a marked copy or a hints PNG with alpha "
         "under the same relative path and stem (docs/scribbles.md). They correct the "
         "model's colours (or, with --model=levin, are the only colours).")
+    refine: bool = setting(
+        True, "--marks with a guided model (trained with --hints, docs/guided.md): the "
+        "network sees the marks as hints, and its colours are then corrected by the exact "
+        "marks as an automatic model's are; --norefine: the guided network's colours alone.")
 
 
 def load_model(cfg: EvalConfig) -> inference.Model:
@@ -283,7 +287,8 @@ def _colorize_batch(cfg, report, folder, model, batch, bar, found=None) -> None:
     try:
         photos = [photo for _, photo in batch]
         results = (inference.colorize_batch(photos, model) if found is None
-                   else scribbles.colorize_batch(photos, found, model, cfg.model == "levin"))
+                   else scribbles.colorize_batch(photos, found, model, cfg.model == "levin",
+                                                 cfg.refine))
     except Exception as e:  # noqa: BLE001
         if len(batch) == 1:
             report.skip(batch[0][0], e)

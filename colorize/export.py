@@ -26,6 +26,13 @@ Signatures:
   `rgb` uint8 [H, W, 3], colorized at full resolution (colorize.fullres).
 - predict_ab: `l` float32 [B, S, S, 1], normalised L (L/50 - 1) -> `ab`
   float32 [B, S, S, 2], ab/110, at the trained size S.
+A guided model (trained with --hints; docs/guided.md) has two more, and
+its serving_default and predict_ab are its answers with no hint:
+- colorize_hints: `image` uint8 [H, W, C] and `hints` uint8 [H, W, 4], an
+  RGBA hints image of the photo's size (transparent where there is no
+  hint; another size is refused) -> `rgb` uint8 [H, W, 3].
+- predict_ab_hints: `l` as predict_ab and `hints` float32 [B, S, S, 3]
+  (colorize.hints' grid: ab/110 and a mask) -> `ab`.
 Only core TF ops are in the graph: loading needs neither colorize nor
 tensorflow-io. The full-resolution kernels are XLA-compiled functions
 (jit_compile), compiled on the first call in each process.
@@ -47,7 +54,7 @@ from typing import Optional
 import numpy as np
 import tensorflow as tf
 
-from colorize import files, fullres, inference, settings
+from colorize import files, fullres, hints as hints_lib, inference, settings
 from colorize.settings import REQUIRED, setting
 
 
@@ -64,27 +71,70 @@ class ColorizerModule(tf.Module):
                                         name="flip_average")
         self._flip_here = flip_average and not already
         self._size = render_size
-        self.predict_ab = tf.function(
-            self._predict_ab,
-            input_signature=[tf.TensorSpec([None, render_size, render_size, 1], tf.float32, "l")])
+        l_spec = tf.TensorSpec([None, render_size, render_size, 1], tf.float32, "l")
+        self.predict_ab = tf.function(self._predict_ab, input_signature=[l_spec])
         self.colorize = tf.function(
             self._colorize, input_signature=[tf.TensorSpec([None, None, None], tf.uint8, "image")])
+        self.guided = _is_guided(generator)
+        if self.guided:
+            self.predict_ab_hints = tf.function(self._predict_ab, input_signature=[
+                l_spec, tf.TensorSpec([None, render_size, render_size, hints_lib.CHANNELS],
+                                      tf.float32, "hints")])
+            self.colorize_hints = tf.function(self._colorize_hints, input_signature=[
+                tf.TensorSpec([None, None, None], tf.uint8, "image"),
+                tf.TensorSpec([None, None, 4], tf.uint8, "hints")])
 
-    def _predict_ab(self, l):
+    def _generate(self, l, hints=None):
+        """The generator's ab for L (and, for a guided one, hints: none
+        given, every hint channel 0)."""
+        if isinstance(self.generator, _Restored):
+            return self.generator(l, hints)
+        if self.guided:
+            if hints is None:
+                hints = hints_lib.none(self._size, tf.shape(l)[0])
+            l = tf.concat([l, hints], -1)
+        return self.generator(l, training=False)
+
+    def _predict_ab(self, l, hints=None):
         if not self._flip_here:
-            return self.generator(l, training=False)
-        # One call on the photos and their mirror images: at inference
-        # BatchNorm uses its moving statistics, so each example's output is
-        # what a call on it alone gives.
-        both = self.generator(tf.concat([l, tf.reverse(l, [2])], 0), training=False)
-        ab, mirrored = tf.split(both, 2)
+            return self._generate(l, hints)
+        # One call on the photos and their mirror images (their hints
+        # mirrored with them): at inference BatchNorm uses its moving
+        # statistics, so each example's output is what a call on it alone
+        # gives.
+        def both(x):
+            return None if x is None else tf.concat([x, tf.reverse(x, [2])], 0)
+
+        ab, mirrored = tf.split(self._generate(both(l), both(hints)), 2)
         return 0.5 * (ab + tf.reverse(mirrored, [2]))
 
     def _predict_ab_signature(self, l):
         return {"ab": self.predict_ab(l)}
 
+    def _predict_ab_hints_signature(self, l, hints):
+        return {"ab": self.predict_ab_hints(l, hints)}
+
     def _colorize(self, image):
         return {"rgb": fullres.colorize_image(image, self._predict_ab, self._size)}
+
+    def _colorize_hints(self, image, hints):
+        """A photo and its RGBA hints image (of the photo's size) -> rgb."""
+        tf.debugging.assert_equal(
+            tf.shape(hints)[:2], tf.shape(image)[:2],
+            # (no apostrophe: TF's error text escapes it)
+            message="the hints image must have the same height and width as the photo "
+                    "(x: the hints, y: the photo); draw the hints on a layer of the photo")
+        grid = hints_lib.rgba_grid(hints, self._size)[None]
+        return {"rgb": fullres.colorize_image(image, lambda l: self._predict_ab(l, grid),
+                                              self._size)}
+
+
+def _is_guided(generator) -> bool:
+    """Whether generator takes hints: a Keras generator with more input
+    channels than L, or a re-exported guided SavedModel."""
+    if isinstance(generator, _Restored):
+        return generator.predict_ab_hints is not None
+    return generator.input.shape[-1] > 1
 
 
 class _Restored(tf.Module):
@@ -97,12 +147,14 @@ class _Restored(tf.Module):
         super().__init__(name="restored")
         self.weights = loaded.generator
         self.predict_ab = loaded.predict_ab
+        self.predict_ab_hints = getattr(loaded, "predict_ab_hints", None)
         # Exports from before --flip_average have no such variable.
         self.flip_averaged = bool(getattr(loaded, "flip_average", False))
 
-    def __call__(self, l, training=False):
-        del training
-        return self.predict_ab(l)
+    def __call__(self, l, hints=None):
+        if hints is None:
+            return self.predict_ab(l)
+        return self.predict_ab_hints(l, hints)
 
 
 def _check_output(output: str, overwrite: bool) -> None:
@@ -119,6 +171,11 @@ def _save(module: ColorizerModule, output: str) -> None:
             module._predict_ab_signature,
             input_signature=module.predict_ab.input_signature).get_concrete_function(),
     }
+    if module.guided:
+        signatures["colorize_hints"] = module.colorize_hints
+        signatures["predict_ab_hints"] = tf.function(
+            module._predict_ab_hints_signature,
+            input_signature=module.predict_ab_hints.input_signature).get_concrete_function()
     if files.is_remote(output):
         with tempfile.TemporaryDirectory() as local:
             tf.saved_model.save(module, local, signatures=signatures)

@@ -6,13 +6,18 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Callable, Optional
 
 import numpy as np
 import tensorflow as tf
 
-from colorize import ab_bins, color, config as config_lib, files, fullres, imageio, models, quiet
+from colorize import (ab_bins, color, config as config_lib, files, fullres, hints as hints_lib,
+                      imageio, models, quiet)
 
 PredictFn = fullres.PredictFn
+# A guided generator: normalised L [B,S,S,1] and hints [B,S,S,3] (see
+# colorize.hints) -> ab [B,S,S,2].
+GuidedFn = Callable[[tf.Tensor, tf.Tensor], tf.Tensor]
 
 
 def network_input(photo: np.ndarray, size: int) -> np.ndarray:
@@ -24,12 +29,26 @@ def network_input(photo: np.ndarray, size: int) -> np.ndarray:
 
 @dataclass
 class Model:
-    """A generator that eval.py can run: a predict function and its size."""
+    """A generator that eval.py can run: a predict function and its size.
+    A guided model (trained with --hints) also has predict_hints; its
+    predict is predict_hints with no hint."""
     predict: PredictFn
     render_size: int
     name: str
     # Whatever owns predict's variables (a loaded SavedModel): kept alive here.
     owner: object = None
+    predict_hints: Optional[GuidedFn] = None
+
+    @property
+    def guided(self) -> bool:
+        return self.predict_hints is not None
+
+
+def without_hints(predict_hints: GuidedFn, size: int) -> PredictFn:
+    """A guided generator's automatic predict: every hint channel 0."""
+    def predict(l):
+        return predict_hints(l, tf.zeros(tf.concat([tf.shape(l)[:3], [hints_lib.CHANNELS]], 0)))
+    return predict
 
 
 def gray_model(render_size: int = 64) -> Model:
@@ -67,7 +86,8 @@ def load_generator(model_dir: str, step: int | None = None, image_size: int | No
         bins = stored[0]
     generator = models.build_generator(cfg.generator, image_size or cfg.image_size, cfg.width,
                                        cfg.sync_bn, cfg.upsample,
-                                       classes=0 if bins is None else len(bins))
+                                       classes=0 if bins is None else len(bins), hints=cfg.hints,
+                                       hints_at_output=cfg.hints_at_output)
     path = checkpoint_path(model_dir, step)
     restore_strictly(generator, path, cfg.generator)
     if bins is not None:  # decoded to ab as in training: eval and export see ab
@@ -98,8 +118,17 @@ def checkpoint_model(model_dir: str, step: int | None = None,
     if cfg.generator == "unet" and models.unet_depth(size) != models.unet_depth(cfg.image_size):
         raise ValueError(f"--render_size={size} changes the U-Net's depth; use {cfg.image_size}")
     generator, cfg, path = load_generator(model_dir, step, size)
+    l_spec = tf.TensorSpec([None, size, size, 1], tf.float32)
+    if cfg.hints:
+        @tf.function(input_signature=[l_spec, tf.TensorSpec([None, size, size,
+                                                             hints_lib.CHANNELS], tf.float32)])
+        def predict_hints(l, hints):
+            return generator(tf.concat([l, hints], -1), training=False)
 
-    @tf.function(input_signature=[tf.TensorSpec([None, size, size, 1], tf.float32)])
+        return Model(without_hints(predict_hints, size), size, os.path.basename(path),
+                     predict_hints=predict_hints)
+
+    @tf.function(input_signature=[l_spec])
     def predict(l):
         return generator(l, training=False)
 
@@ -128,7 +157,9 @@ def saved_model(path: str) -> Model:
     except (OSError, AttributeError, tf.errors.OpError) as e:
         raise ValueError(f"{path} is not a SavedModel exported by colorize.export "
                          f"({type(e).__name__}: {str(e).strip().splitlines()[0][:200]})") from e
-    return Model(predict, size, f"saved_model:{path}", owner=loaded)
+    # A guided export (--hints) has predict_ab_hints too.
+    return Model(predict, size, f"saved_model:{path}", owner=loaded,
+                 predict_hints=getattr(loaded, "predict_ab_hints", None))
 
 
 _merge = tf.function(fullres.merge, reduce_retracing=True, autograph=False)
@@ -152,14 +183,51 @@ def as_image_tensor(image) -> tf.Tensor:
     return tf.convert_to_tensor(image, tf.float32)
 
 
-def colorize_batch(images: list, model: Model) -> list:
+def hint_inputs(images: list, marks: list, size: int) -> tf.Tensor:
+    """Each photo's marks (anything with `index` [n], flat pixel indices
+    at the photo's full resolution, and `ab` [n, 2], their Lab ab, such as
+    colorize.marks.Marks; or None: no hint) -> hints [B, size, size, 3] in
+    the network's grid (colorize.hints.grid, the exported
+    colorize_hints' own route)."""
+    if len(marks) != len(images):
+        raise ValueError(f"{len(marks)} marks for {len(images)} photos")
+    grids = []
+    for image, m in zip(images, marks):
+        h, w = np.shape(image)[:2]
+        if m is None:
+            grids.append(hints_lib.none(size)[0])
+            continue
+        height, width = getattr(m, "height", h), getattr(m, "width", w)
+        if (height, width) != (h, w):
+            raise ValueError(f"the marks are {width}x{height} px, the photo {w}x{h}: marks must "
+                             "be of the photo's size")
+        grids.append(hints_lib.grid(np.asarray(m.index, np.int64), np.asarray(m.ab, np.float32),
+                                    h, w, size))
+    return tf.stack(grids)
+
+
+def colorize_batch(images: list, model: Model, marks: list | None = None) -> list:
     """Photos of any sizes (uint8, uint16 or float in [0, 1]) -> colorized uint8 RGB
     arrays (read-only: views of TF's results, no copy), with one generator
     call for the whole list. The merge at full resolution goes photo by
     photo (fullres.merge, as in the exported model's colorize_image); only
-    the render-size inputs are batched."""
-    inputs = np.stack([network_input(to_rgb3_np(img), model.render_size) for img in images])
+    the render-size inputs are batched. marks (a guided model only): one
+    per photo, see hint_inputs."""
+    ab = network_ab(images, model, marks)
     photos = [as_image_tensor(img) for img in images]  # each copied once
     with quiet.without_xla_startup_lines():
-        ab = model.predict(tf.constant(inputs))
         return [np.asarray(_merge(photo, ab[i])) for i, photo in enumerate(photos)]
+
+
+def network_ab(images: list, model: Model, marks: list | None = None) -> tf.Tensor:
+    """The network's ab [B, S, S, 2] (ab / 110) for photos of any sizes, one
+    generator call; with marks (a guided model only; see hint_inputs),
+    the network sees them as hints."""
+    if marks is not None and any(m is not None for m in marks) and not model.guided:
+        raise ValueError(f"{model.name} takes no hints (not trained with --hints)")
+    inputs = tf.constant(np.stack([network_input(to_rgb3_np(img), model.render_size)
+                                   for img in images]))
+    with quiet.without_xla_startup_lines():
+        if marks is None or not model.guided:
+            return model.predict(inputs)
+        return model.predict_hints(inputs, hint_inputs(images, marks, model.render_size))

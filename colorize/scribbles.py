@@ -143,30 +143,37 @@ def colorize(photo: np.ndarray, marks: Marks, ab_small: np.ndarray | None = None
     return rgb
 
 
-def network_ab(photos: list[np.ndarray], model: inference.Model) -> list[np.ndarray]:
+def network_ab(photos: list[np.ndarray], model: inference.Model,
+               marks: list[Marks | None] | None = None) -> list[np.ndarray]:
     """The network's ab [S, S, 2] for each photo, one generator call (the
-    same inputs as inference.colorize_batch)."""
-    with quiet.without_xla_startup_lines():
-        inputs = tf.constant(np.stack([inference.network_input(inference.to_rgb3_np(p),
-                                                               model.render_size)
-                                       for p in photos]))
-        return list(np.asarray(model.predict(inputs)))
+    same inputs as inference.colorize_batch); a guided model (trained with
+    --hints) sees the marks as hints."""
+    return list(np.asarray(inference.network_ab(photos, model,
+                                                marks if model.guided else None)))
 
 
 def colorize_batch(photos: list[np.ndarray], marks: list[Marks | None],
-                   model: inference.Model, levin_only: bool = False) -> list[np.ndarray]:
+                   model: inference.Model, levin_only: bool = False,
+                   refine: bool = True) -> list[np.ndarray]:
     """inference.colorize_batch with marks: photos without marks (None)
     get exactly its result; marked ones Levin's method alone (levin_only)
-    or the model corrected by their marks."""
+    or the model corrected by their marks. A guided model sees the marks
+    as hints first; refine=False keeps its colours as they are (no
+    correction)."""
     results = [None] * len(photos)
     plain = [i for i, m in enumerate(marks) if m is None]
     if plain:
         for i, rgb in zip(plain, inference.colorize_batch([photos[i] for i in plain], model)):
             results[i] = rgb
     marked = [i for i, m in enumerate(marks) if m is not None]
-    if marked:
+    if marked and model.guided and not refine and not levin_only:
+        for i, rgb in zip(marked, inference.colorize_batch(
+                [photos[i] for i in marked], model, [marks[i] for i in marked])):
+            results[i] = rgb
+    elif marked:
         abs_small = ([None] * len(marked) if levin_only
-                     else network_ab([photos[i] for i in marked], model))
+                     else network_ab([photos[i] for i in marked], model,
+                                     [marks[i] for i in marked]))
         for i, ab_small in zip(marked, abs_small):
             results[i] = colorize(photos[i], marks[i], ab_small)
     return results

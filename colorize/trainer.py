@@ -79,7 +79,8 @@ class Trainer:
         with strategy.scope(), models.precision(cfg.precision):
             self.generator = models.build_generator(
                 cfg.generator, cfg.image_size, cfg.width, cfg.sync_bn, cfg.upsample,
-                classes=len(self.bins) if cfg.classifies else 0)
+                classes=len(self.bins) if cfg.classifies else 0, hints=cfg.hints,
+                hints_at_output=cfg.hints_at_output)
             self.g_optimizer = make_optimizer(cfg, cfg.lr_g)
             self.g_optimizer.build(self.generator.trainable_variables)
             self.discriminator = None
@@ -164,12 +165,17 @@ class Trainer:
             return out
         return models.decode_logits(out, self.bins, self.cfg.temperature, self.cfg.image_size)
 
-    def _d_replica_step(self, l, ab):
+    def _g_input(self, l, hints=None):
+        """G's input: L, and with --hints the simulated user's hints beside
+        it (D sees L and ab alone, as without hints)."""
+        return l if hints is None else tf.concat([l, hints], axis=-1)
+
+    def _d_replica_step(self, l, ab, hints=None):
         """A critic-only step (the first n_critic - 1 of a WGAN step)."""
-        fake = self._decode(self.generator(l, training=True))
+        fake = self._decode(self.generator(self._g_input(l, hints), training=True))
         return self._discriminator_update(l, ab, tf.stop_gradient(fake))
 
-    def _joint_replica_step(self, l, ab):
+    def _joint_replica_step(self, l, ab, hints=None):
         """D's update then G's, on one batch and one forward pass of G (as
         pix2pix does): D learns from these fakes, then G learns from the
         updated D's score of the same fakes. With no discriminator, G's
@@ -182,7 +188,7 @@ class Trainer:
         costs no second backward pass through G."""
         cfg = self.cfg
         with tf.GradientTape() as g_tape:
-            out = self.generator(l, training=True)
+            out = self.generator(self._g_input(l, hints), training=True)
         metrics = {k: tf.constant(0.0) for k in summaries.D_METRICS}
         if self.discriminator is not None:
             metrics = self._discriminator_update(l, ab, tf.stop_gradient(self._decode(out)))
@@ -300,8 +306,8 @@ class Trainer:
                 ADDED_LATER[name](self, latest, saved, previous)
         return int(self.step.numpy())
 
-    def colorize(self, l: tf.Tensor) -> tf.Tensor:
-        return self._decode(self.generator(l, training=False))
+    def colorize(self, l: tf.Tensor, hints: tf.Tensor | None = None) -> tf.Tensor:
+        return self._decode(self.generator(self._g_input(l, hints), training=False))
 
 
 def _examples_of_older_checkpoint(trainer: Trainer, path: str, saved: set,
@@ -414,10 +420,14 @@ def _train(cfg, trainer: Trainer, train_pattern: str, grid_pattern: str) -> dict
         lambda ctx: pipeline.make_dataset(train_pattern, cfg.batch_size, training=True,
                                           image_size=cfg.image_size, input_context=ctx,
                                           shuffle_buffer=cfg.shuffle_buffer, seed=cfg.seed,
-                                          weights=cfg.data_weights or None, skip=consumed))
+                                          weights=cfg.data_weights or None, skip=consumed,
+                                          hints=cfg.hint_sampling))
     iterator = iter(dataset)
-    grid_l, grid_ab = next(iter(pipeline.make_dataset(grid_pattern, GRID_EXAMPLES, training=False,
-                                                      image_size=cfg.image_size)))
+    # (L, ab) or, with --hints, (L, ab, hints): the sheets show G with its hints.
+    grid = next(iter(pipeline.make_dataset(grid_pattern, GRID_EXAMPLES, training=False,
+                                           image_size=cfg.image_size, seed=cfg.seed,
+                                           hints=cfg.hint_sampling)))
+    grid_l, grid_ab = grid[:2]
     # Summaries and samples: the chief's alone.
     writer = (tf.summary.create_file_writer(files.join(cfg.model_dir, "train")) if trainer.chief
               else tf.summary.create_noop_writer())
@@ -461,7 +471,7 @@ def _train(cfg, trainer: Trainer, train_pattern: str, grid_pattern: str) -> dict
             if step % cfg.summary_every == 0 or last:
                 summaries.write_scalars(writer, since_summary.take(), step, learning_rates)
             if (step % cfg.image_every == 0 or last) and trainer.chief:
-                sheet = visualize.network_grid(grid_l, trainer.colorize(grid_l), grid_ab)
+                sheet = visualize.network_grid(grid_l, trainer.colorize(grid_l, *grid[2:]), grid_ab)
                 summaries.write_grid(writer, sheet, step, samples_dir)
             if step % cfg.checkpoint_every == 0 or last:
                 trainer.manager.save(checkpoint_number=step)

@@ -4,6 +4,8 @@ colorization with learned deep priors", section 4): photos resized to
 (colorize.marks.simulated_marks), mean PSNR for each N and each method.
 
     nice -n 10 python experiments/scribble_sweep.py --out=experiments/work/scribbles
+    # with a guided model (train.py --hints; docs/guided.md): two more columns
+    nice -n 10 python experiments/scribble_sweep.py --guided=exported/guided --out=...
     # choosing the correction's shift, on training photos:
     nice -n 10 python experiments/scribble_sweep.py --folders=photos/train --every=40 \
         --methods=automatic,levin --shifts=0,1e-4,2e-4:1,4e-4:2 --out=experiments/work/shift
@@ -12,7 +14,11 @@ Methods (METHODS; a new colorizer adds one function of a Case): gray, the
 automatic model (eval.py without marks), Levin alone and the model
 corrected by the hints (eval.py --marks), plus variants measured for
 RESULTS.md: Levin in YIQ (the authors' colour space), Levin with the
-least-squares normal equations, and the correction at other shifts. Every
+least-squares normal equations, and the correction at other shifts. With
+--guided (a SavedModel of a run trained with --hints): the guided network
+with the hints as its input (eval.py --marks --norefine: "guided") and its
+colours corrected by the same hints (eval.py --marks: "guided+scribbles").
+Every
 photo's hints are drawn from a seed of its index and N, so methods and
 runs see the same hints. Writes sweep.json (per photo) and prints the table
 of means per folder.
@@ -95,7 +101,22 @@ def _corrected(case: Case, shift: str | None = None) -> np.ndarray:
                               None if shift is None else float(shift))
 
 
+# The guided model of --guided, loaded once in each worker (_worker_init).
+_GUIDED = None
+
+
+def _guided(case: Case, refine: bool) -> np.ndarray:
+    """The guided model as eval.py --marks runs it (refine) or with
+    --norefine; a photo without hints gets its automatic answer."""
+    from colorize import scribbles
+    marks = case.marks if case.marks.count else None
+    return scribbles.colorize_batch([case.rgb], [marks], _GUIDED, refine=refine)[0]
+
+
+GUIDED_METHODS = ("guided", "guided+scribbles")
 METHODS = {
+    "guided": lambda case: _guided(case, refine=False),
+    "guided+scribbles": lambda case: _guided(case, refine=True),
     "gray": lambda case: case.gray,
     "automatic": lambda case: case.automatic,
     "levin": _levin,
@@ -140,10 +161,16 @@ def _score_photo(job) -> dict:
     return row
 
 
-def _worker_init():
+def _worker_init(guided: str | None = None):
     from colorize import quiet  # noqa: F401 - TF's start-up lines, once per worker
     import tensorflow as tf
     tf.config.threading.set_intra_op_parallelism_threads(1)
+    if guided:
+        from colorize import inference
+        global _GUIDED
+        _GUIDED = inference.saved_model(guided)
+        if not _GUIDED.guided:
+            raise SystemExit(f"--guided={guided} takes no hints (not trained with --hints)")
 
 
 def main() -> int:
@@ -157,6 +184,8 @@ def main() -> int:
     p.add_argument("--shifts", default="", help="extra model+scribbles columns at these shifts: "
                    "numbers (fixed) or ONE:POWER (scribbles.correction_shift's rule)")
     p.add_argument("--saved_model", default=None, help="default: the shipped model")
+    p.add_argument("--guided", default=None, help="a guided SavedModel (train.py --hints): "
+                   "adds the columns " + " and ".join(GUIDED_METHODS))
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--out", required=True)
     p.add_argument("--table", action="store_true", help="print the table of --out's sweep.json")
@@ -177,6 +206,11 @@ def main() -> int:
     n_hints = [int(n) for n in a.n_hints.split(",")]
     methods = ([m for m in a.methods.split(",") if m],
                [s for s in a.shifts.split(",") if s])
+    if a.guided:
+        methods[0].extend(m for m in GUIDED_METHODS if m not in methods[0])
+    elif any(m in GUIDED_METHODS for m in methods[0]):
+        print(f"{', '.join(GUIDED_METHODS)} need --guided", file=sys.stderr)
+        return 2
     unknown = [m for m in methods[0] if m not in METHODS]
     if unknown:
         print(f"unknown methods {unknown}; known: {sorted(METHODS)}", file=sys.stderr)
@@ -194,7 +228,7 @@ def main() -> int:
             name, rgb = photos[i + j]
             jobs.append((i + j, name, rgb, np.array(auto), np.array(gray), ab, n_hints, methods))
     ctx = multiprocessing.get_context("spawn")
-    with ctx.Pool(a.workers, initializer=_worker_init) as pool:
+    with ctx.Pool(a.workers, initializer=_worker_init, initargs=(a.guided,)) as pool:
         rows = list(tqdm(pool.imap(_score_photo, jobs), total=len(jobs), unit="photo",
                          file=sys.stderr))
     out.mkdir(parents=True, exist_ok=True)
@@ -205,7 +239,7 @@ def main() -> int:
         table[folder] = {"photos": len(chosen),
                          **{c: float(np.mean([r[c] for r in chosen])) for c in columns}}
     doc = {"folders": folders, "every": a.every, "n_hints": n_hints, "size": SIZE,
-           "seconds": round(time.time() - start, 1), "model": model.name,
+           "seconds": round(time.time() - start, 1), "model": model.name, "guided": a.guided,
            "shift_rule": [scribbles.SHIFT_ONE, scribbles.SHIFT_POWER], "mean": table, "per_photo": rows}
     (out / "sweep.json").write_text(json.dumps(doc, indent=1) + "\n")
     print(format_table(doc))

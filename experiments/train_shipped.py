@@ -209,6 +209,21 @@ def start_from(checkpoint: Path, model_dir: Path) -> None:
     (model_dir / "checkpoint").write_text(f'model_checkpoint_path: "{checkpoint.name}"\n')
 
 
+def build_shards(data_root: Path, work: Path, size: int, log: Path, timings: dict) -> list[str]:
+    """Shards of each TRAIN_SETS folder at size px under work/shards (built
+    once; the build's time goes into timings), VAL_FRACTION held out."""
+    shard_dirs = []
+    for name in TRAIN_SETS:
+        out = work / "shards" / name.replace("/", "_")
+        shard_dirs.append(str(out))
+        if not (out / "manifest.json").exists():
+            timings[f"build {name}"] = sh([
+                sys.executable, "-m", "colorize.data", f"--input={data_root / name}",
+                f"--output={out}", f"--size={size}", f"--val_fraction={VAL_FRACTION}",
+                "--overwrite"], log)
+    return shard_dirs
+
+
 def folder_size(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
@@ -255,14 +270,7 @@ def main() -> int:
     timings_path = work / "timings.json"
     timings = json.loads(timings_path.read_text()) if timings_path.exists() else {}
 
-    shard_dirs = []
-    for name in TRAIN_SETS:
-        out = work / "shards" / name.replace("/", "_")
-        shard_dirs.append(str(out))
-        if not (out / "manifest.json").exists():
-            timings[f"build {name}"] = sh([
-                py, "-m", "colorize.data", f"--input={data_root / name}", f"--output={out}",
-                f"--size={a.size}", f"--val_fraction={VAL_FRACTION}", "--overwrite"], log)
+    shard_dirs = build_shards(data_root, work, a.size, log, timings)
     model_dir = work / "run"
     if a.start_from:
         start_from(Path(a.start_from), model_dir)

@@ -350,16 +350,22 @@ def trained_generator(cfg) -> list:
     return weights(t.generator)
 
 
+def trained_in_stops(model_dir, shards, stops: list[int], **overrides) -> list:
+    """G's weights after a tiny lsgan run trained to each of stops in turn
+    (stopped and resumed in between)."""
+    cfg = tiny(model_dir, data=shards, gan="lsgan", checkpoint_every=2, **overrides)
+    for max_steps in stops:
+        trainer.train(dataclasses.replace(cfg, max_steps=max_steps), strategy=one_device())
+    return trained_generator(dataclasses.replace(cfg, max_steps=stops[-1]))
+
+
 def test_a_resumed_run_continues_the_data_order(tmp_path, shards, monkeypatch):
     """4 steps straight = 2 steps, a stop, and 2 more: the resumed run sees
     the batches the straight run saw (same weights; the step has no random
     draws here: lsgan, no dropout at 32 px). Restarting the stream instead
     gives other weights, so the comparison can fail."""
     def run(name, stops):
-        cfg = tiny(tmp_path / name, data=shards, gan="lsgan", checkpoint_every=2)
-        for max_steps in stops:
-            trainer.train(dataclasses.replace(cfg, max_steps=max_steps), strategy=one_device())
-        return trained_generator(dataclasses.replace(cfg, max_steps=4))
+        return trained_in_stops(tmp_path / name, shards, stops)
 
     straight, resumed = run("straight", [4]), run("resumed", [2, 4])
     for a, b in zip(straight, resumed):

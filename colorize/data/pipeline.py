@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
+from colorize import hints as hints_lib
 from colorize.data import records
 
 AUTOTUNE = tf.data.AUTOTUNE
@@ -92,6 +93,7 @@ def make_dataset(
     seed: int | None = None,
     weights: tuple[float, ...] | None = None,
     skip: int = 0,
+    hints: hints_lib.Sampling | None = None,
 ) -> tf.data.Dataset:
     """(L_in [B,h,w,1], ab [B,h,w,2]) float32 batches in the network's range.
 
@@ -110,7 +112,14 @@ def make_dataset(
     pipelines together) to pass over first, so that a resumed run sees the batches the
     uninterrupted run would have seen next. The stream depends only on the
     seed; skipped examples are read but not decoded.
+
+    hints (needs image_size): a simulated user's hints [B,h,w,3] (see
+    colorize.hints) as a third element, drawn for each example from (seed,
+    its index in the stream) after the flip: the same example of the same
+    stream gets the same hints, in a resumed run too.
     """
+    if hints is not None and image_size is None:
+        raise ValueError("hints are drawn at the training size: pass image_size")
     batch_size = global_batch_size
     if input_context is not None:
         batch_size = input_context.get_per_replica_batch_size(global_batch_size)
@@ -141,11 +150,17 @@ def make_dataset(
         # reads every shard (N times the reading of sharding by file).
         ds = ds.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
     if training:
-        def prepare(i, record):
+        def fitted(i, record):
             return _augment(i, *records.parse_example(record), image_size, seed or 0)
     else:
-        def prepare(i, record):
+        def fitted(i, record):
             return _fit(*records.parse_example(record), image_size)
+    if hints is None:
+        prepare = fitted
+    else:
+        def prepare(i, record):
+            l, ab = fitted(i, record)
+            return l, ab, hints_lib.sample(ab, seed or 0, i, hints)
     # The map has no Python control flow on tensors (tf.cond is explicit):
     # AutoGraph's conversion of it would only slow every run's start.
     ds = ds.map(tf.autograph.experimental.do_not_convert(prepare), num_parallel_calls=AUTOTUNE)

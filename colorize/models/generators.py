@@ -10,6 +10,7 @@ import tensorflow as tf
 from keras import layers
 
 from colorize import ab_bins, color
+from colorize.hints import CHANNELS as HINT_CHANNELS
 from colorize.models.layers import (OUTPUT_DTYPE, BilinearUpsampling, Dropout, LeakyReLU, _bn,
                                     _ch)
 
@@ -36,7 +37,8 @@ def _upsample(x, filters: int, upsample: str, name: str, **kwargs):
 
 
 def colcol_generator(image_size: int, width: float = 1.0, sync_bn: bool = False,
-                     upsample: str = "resize", classes: int = 0) -> keras.Model:
+                     upsample: str = "resize", classes: int = 0,
+                     in_channels: int = 1) -> keras.Model:
     """Zhang et al. (ECCV 2016) colorful colorization.
 
     Blocks 1-7: 2-3 3x3 conv + ReLU ending in BatchNorm; blocks 1-3 end with
@@ -46,6 +48,8 @@ def colcol_generator(image_size: int, width: float = 1.0, sync_bn: bool = False,
     input size (then their net at upsample="transpose"; the decoded ab is
     upsampled, see decoded()); else, as a regression net, a 1x1 conv to 2
     channels with tanh and bilinear x4 to the input size.
+    in_channels: 1 (L), or 4 for a guided net (L + colorize.hints' ab and
+    mask, concatenated at the input as Zhang et al. 2017 do).
     """
     if image_size % 8:
         raise ValueError(f"colcol needs an image size divisible by 8, got {image_size}")
@@ -53,7 +57,7 @@ def colcol_generator(image_size: int, width: float = 1.0, sync_bn: bool = False,
         (64, 2, 2, 1), (128, 2, 2, 1), (256, 3, 2, 1), (512, 3, 1, 1),
         (512, 3, 1, 2), (512, 3, 1, 2), (512, 3, 1, 1),
     ]
-    inp = keras.Input((image_size, image_size, 1), name="l")
+    inp = keras.Input((image_size, image_size, in_channels), name="l")
     x = inp
     for block, (filters, convs, stride, dilation) in enumerate(plan, start=1):
         for i in range(convs):
@@ -85,13 +89,18 @@ def unet_depth(image_size: int) -> int:
 
 def unet_generator(image_size: int, width: float = 1.0, sync_bn: bool = False,
                    in_channels: int = 1, out_channels: int = 2,
-                   upsample: str = "resize", classes: int = 0) -> keras.Model:
+                   upsample: str = "resize", classes: int = 0,
+                   input_at_output: bool = False) -> keras.Model:
     """The pix2pix U-Net (Isola et al.): 4x4 stride-2 convs, encoder
     LeakyReLU 0.2 + BatchNorm (none on the outermost and innermost levels),
     decoder ReLU + x2 upsampling (pix2pix's 4x4 transposed conv with
     upsample="transpose") + BatchNorm, dropout 0.5 in the innermost
     (8*ngf, 8*ngf) decoder blocks (at most 3), skips by concatenation.
-    Convs followed by BatchNorm carry no bias, as in pix2pix."""
+    Convs followed by BatchNorm carry no bias, as in pix2pix.
+    input_at_output: the input (L and a guided net's hints) is concatenated
+    again before the last layer, at full resolution (bilinear x2 + 3x3
+    conv, whatever `upsample`): the first layer sees it only through a
+    stride-2 conv, at half resolution."""
     depth = unet_depth(image_size)
     if depth < 3:
         raise ValueError(f"unet needs an image size divisible by 8, got {image_size}")
@@ -121,6 +130,10 @@ def unet_generator(image_size: int, width: float = 1.0, sync_bn: bool = False,
         # the logits (a 3x3 conv to 261 channels at full size would cost more
         # than the rest of a small net's step).
         out = layers.Conv2D(classes, 1, name="logits", dtype=OUTPUT_DTYPE)(x)
+    elif input_at_output:
+        x = layers.Concatenate()([BilinearUpsampling(2)(x), inp])
+        out = layers.Conv2D(out_channels, 3, padding="same", activation="tanh", name="ab",
+                            dtype=OUTPUT_DTYPE)(x)
     else:
         out = _upsample(x, out_channels, upsample, "ab", activation="tanh", dtype=OUTPUT_DTYPE)
     return keras.Model(inp, out, name="unet")
@@ -128,14 +141,19 @@ def unet_generator(image_size: int, width: float = 1.0, sync_bn: bool = False,
 
 def build_generator(name: str, image_size: int, width: float = 1.0,
                     sync_bn: bool = False, upsample: str = "resize",
-                    classes: int = 0) -> keras.Model:
+                    classes: int = 0, hints: bool = False,
+                    hints_at_output: bool = False) -> keras.Model:
     """The generator: normalised L -> ab (tanh, /110), or with classes > 0
-    -> logits over that many ab bins (decode them with AnnealedMean)."""
+    -> logits over that many ab bins (decode them with AnnealedMean).
+    hints: a guided generator, whose input is L and colorize.hints'
+    channels (hint ab, mask) concatenated; hints_at_output (unet): they
+    enter its last layer too, at full resolution."""
     builders = {"colcol": colcol_generator, "unet": unet_generator}
     if name not in builders:
         raise ValueError(f"unknown generator {name!r}; choose from {GENERATORS}")
+    extra = {"input_at_output": True} if hints_at_output else {}
     return builders[name](image_size, width=width, sync_bn=sync_bn, upsample=upsample,
-                          classes=classes)
+                          classes=classes, in_channels=1 + HINT_CHANNELS * hints, **extra)
 
 
 def decode_logits(logits: tf.Tensor, bins, temperature: float, size: int) -> tf.Tensor:
