@@ -31,7 +31,7 @@ import sys
 import tempfile
 import time
 
-import worker  # bench/worker.py, beside this script
+from worker import run_json  # bench/worker.py, beside this script
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -109,7 +109,7 @@ def run_worker(a, mode, photo, serving_model):
     cmd = [sys.executable, os.path.abspath(__file__), "--worker", "--mode", mode,
            "--photo", photo, "--serving_model", serving_model, "--repeats", str(a.repeats)]
     cmd += ["--model_dir", a.model_dir] if a.model_dir else ["--saved_model", a.saved_model]
-    return worker.run_json(cmd, f"{mode} on {photo}")
+    return run_json(cmd, f"{mode} on {photo}")
 
 
 def main():

@@ -30,7 +30,7 @@ import sys
 import tempfile
 import time
 
-import worker  # bench/worker.py, beside this script
+from worker import run_json  # bench/worker.py, beside this script
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -88,7 +88,7 @@ def run_worker(mode, reference_path, photos, out):
     cmd = [sys.executable, os.path.abspath(__file__), "--worker", "--mode", mode,
            "--reference", reference_path, "--out", out, "--tag", mode.split()[0],
            "--photos", *photos]
-    return worker.run_json(cmd, mode)
+    return run_json(cmd, mode)
 
 
 def main():
