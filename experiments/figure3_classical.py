@@ -20,8 +20,9 @@ et al.'s net (the paper's Figure 3(c) comparison).
    each target photo coloured from another photo of its category) against
    experiments/run_colcol.py's scenes runs on the same 48 target photos (their
    eval.py metrics.json): printed as a markdown table.
-Needs run_colcol.py's runs (experiments/work_colcol) and
-reference_quality.py's scores (experiments/work_reference).
+Needs run_colcol.py's runs (--work, experiments/work_colcol), which runs
+this script last; the table also needs reference_quality.py's scores
+(experiments/work_reference) and is skipped, with a note, without them.
 """
 from __future__ import annotations
 
@@ -39,7 +40,7 @@ import numpy as np  # noqa: E402
 
 from colorize import color, folders, imageio, marks  # noqa: E402
 
-WORK = REPO / "experiments" / "work_colcol"
+WORK = REPO / "experiments" / "work_colcol"  # run_colcol.py's (--work)
 REFERENCE_SCORES = REPO / "experiments" / "work_reference" / "scenes.json"
 LEVIN = "Levin et al., {n} hints"
 CHARPIAT = "Charpiat et al., one reference"
@@ -68,8 +69,8 @@ def hints_image(photo: np.ndarray, count: int, seed: int) -> np.ndarray:
     return rgba
 
 
-def levin_column(inputs: Path, rels: list[str], count: int) -> Path:
-    marks_dir, out = WORK / "figure3" / f"hints{count}", WORK / "figure3" / f"levin{count}"
+def levin_column(work: Path, inputs: Path, rels: list[str], count: int) -> Path:
+    marks_dir, out = work / "figure3" / f"hints{count}", work / "figure3" / f"levin{count}"
     for i, rel in enumerate(rels):
         target = (marks_dir / rel).with_suffix(".png")
         if not target.exists():
@@ -92,10 +93,10 @@ def reference_of(inputs: Path, rel: str, data_root: Path, refs: Path) -> Path:
     return ref
 
 
-def charpiat_column(inputs: Path, rels: list[str], data_root: Path) -> Path:
+def charpiat_column(work: Path, inputs: Path, rels: list[str], data_root: Path) -> Path:
     """One eval.py --reference run per row (each row has its own reference),
     all into one output folder."""
-    out, refs = WORK / "figure3" / "charpiat", WORK / "figure3" / "references"
+    out, refs = work / "figure3" / "charpiat", work / "figure3" / "references"
     names = folders.output_names(rels)
     for rel in rels:
         target = out / names[rel]
@@ -105,7 +106,7 @@ def charpiat_column(inputs: Path, rels: list[str], data_root: Path) -> Path:
     return out
 
 
-def comparison() -> str:
+def comparison(work: Path) -> str:
     """Markdown: the reference method against the scenes runs on the 48
     target photos of reference_quality.py's scenes pairs."""
     pairs = [row for row in json.loads(REFERENCE_SCORES.read_text()) if "reference" in row]
@@ -114,7 +115,7 @@ def comparison() -> str:
              "gray": [row["gray"] for row in pairs]}
     for run in RUNS:
         for seed in (0, 1):
-            doc = json.loads((WORK / "scenes" / "eval" / f"{run}_s{seed}" / "metrics.json").read_text())
+            doc = json.loads((work / "scenes" / "eval" / f"{run}_s{seed}" / "metrics.json").read_text())
             rows = [r for r in doc["per_image"] if r["path"] in targets]
             if len(rows) != len(targets):
                 raise SystemExit(f"{run}_s{seed}: {len(rows)} of the {len(targets)} targets scored")
@@ -130,24 +131,25 @@ def comparison() -> str:
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data_root", default=str(REPO.parent / "shared" / "data"))
+    p.add_argument("--work", default=str(WORK), help="run_colcol.py's work folder")
     p.add_argument("--hints", type=int, default=10, help="simulated hints per photo (Levin)")
     a = p.parse_args()
-    data_root = Path(a.data_root)
+    data_root, work = Path(a.data_root), Path(a.work)
     if not (data_root / "scenes" / "val").is_dir():
         print(f"skipping: {data_root / 'scenes' / 'val'} not found (pass --data_root)")
         return 0
     # The sheet script fills the input folder and draws the model columns.
-    subprocess.run([sys.executable, "experiments/figure3_sheet.py", f"--data_root={data_root}"],
-                   cwd=REPO, check=True, stdout=subprocess.DEVNULL)
-    inputs = WORK / "figure3" / "input"
+    sheet = [sys.executable, "experiments/figure3_sheet.py", f"--data_root={data_root}",
+             f"--work={work}"]
+    subprocess.run(sheet, cwd=REPO, check=True, stdout=subprocess.DEVNULL)
+    inputs = work / "figure3" / "input"
     rels = folders.list_images(inputs)
-    levin = levin_column(inputs, rels, a.hints)
-    charpiat = charpiat_column(inputs, rels, data_root)
-    subprocess.run([sys.executable, "experiments/figure3_sheet.py", f"--data_root={data_root}",
-                    "--column", f"{LEVIN.format(n=a.hints)}={levin}",
+    levin = levin_column(work, inputs, rels, a.hints)
+    charpiat = charpiat_column(work, inputs, rels, data_root)
+    subprocess.run([*sheet, "--column", f"{LEVIN.format(n=a.hints)}={levin}",
                     "--column", f"{CHARPIAT}={charpiat}"], cwd=REPO, check=True)
     if REFERENCE_SCORES.exists():
-        print(comparison())
+        print(comparison(work))
     else:
         print(f"no {REFERENCE_SCORES}: run experiments/reference_quality.py for the numbers")
     return 0

@@ -15,7 +15,8 @@ width, two seeds, each GAN with its paper learning rate. Per dataset:
    for --model=gray;
 4. WORK/<dataset>/results.json and results.md (mean ± half-range over
    seeds, adversarial share, train time).
-Then experiments/figure3_sheet.py draws Figure 3 from the scenes runs.
+Then experiments/figure3_classical.py draws Figure 3 from the scenes runs,
+with the classical methods' columns (Levin et al., Charpiat et al.).
 Every step is skipped when its output is there, so a stopped run continues
 where it was. Everything goes to WORK (git-ignored); the total wall time
 is printed and kept in WORK/timings.json.
@@ -54,7 +55,7 @@ def main() -> int:
     p = run_table.budget_parser(__doc__, REPO / "experiments" / "work_colcol")
     p.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=DATASETS)
     p.add_argument("--generators", nargs="+", default=list(GENERATORS), choices=GENERATORS)
-    p.add_argument("--no_sheet", action="store_true", help="skip experiments/figure3_sheet.py")
+    p.add_argument("--no_sheet", action="store_true", help="skip experiments/figure3_classical.py (the sheet)")
     a = p.parse_args()
 
     data_root, work = Path(a.data_root), Path(a.work)
@@ -71,7 +72,7 @@ def main() -> int:
         tables(dataset, data_root, work, budget, a.generators, a.seeds, timings)
     if not a.no_sheet and "scenes" in a.datasets:
         timings.record("figure3 sheet", run_table.sh(
-            [sys.executable, "experiments/figure3_sheet.py", f"--work={work}",
+            [sys.executable, "experiments/figure3_classical.py", f"--work={work}",
              f"--data_root={data_root}"], work / "log.txt"))
     print(f"this invocation: {(time.monotonic() - start) / 60:.1f} min; every step ever run "
           f"here (WORK/timings.json): {sum(timings.seconds.values()) / 60:.1f} min")
