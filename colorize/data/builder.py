@@ -136,12 +136,13 @@ def _results(files: list[str], worker_args: dict, workers: int) -> Iterator[tupl
         _init_worker(worker_args)
         yield from map(_process, files)
         return
-    # forkserver, not a plain fork of this process: a process that has run
-    # OpenCV or TensorFlow holds their thread pools, and a child forked from
-    # it can deadlock on a lock one of those threads held (the test suite's
-    # builds hung that way after the web page's tests). The server starts
-    # clean, imports this module once, and forks each worker from itself,
-    # so workers still start without importing TF again.
+    # forkserver, not a plain fork of this process: a child forked from a
+    # process with other threads (OpenCV's and TensorFlow's pools, a web
+    # server's) can deadlock on a lock one of them held at the fork; the
+    # test suite's first build hung so, twice, after other tests had run in
+    # the same process. The server starts clean, imports this module once
+    # and forks each worker from itself, so workers still start without
+    # importing TF again.
     ctx = multiprocessing.get_context("forkserver")
     ctx.set_forkserver_preload([__name__])
     with ctx.Pool(workers, initializer=_init_worker, initargs=(worker_args,)) as pool:
