@@ -162,7 +162,9 @@ def saved_model(path: str) -> Model:
                  predict_hints=getattr(loaded, "predict_ab_hints", None))
 
 
-_merge = tf.function(fullres.merge, reduce_retracing=True, autograph=False)
+# fullres.merge compiled once for every caller (eval, scribbles, the quality
+# scripts): a photo and a small ab map -> uint8 RGB at the photo's size.
+merge = tf.function(fullres.merge, reduce_retracing=True, autograph=False)
 
 
 def to_rgb3_np(image: np.ndarray) -> np.ndarray:
@@ -216,7 +218,7 @@ def colorize_batch(images: list, model: Model, marks: list | None = None) -> lis
     ab = network_ab(images, model, marks)
     photos = [as_image_tensor(img) for img in images]  # each copied once
     with quiet.without_xla_startup_lines():
-        return [np.asarray(_merge(photo, ab[i])) for i, photo in enumerate(photos)]
+        return [np.asarray(merge(photo, ab[i])) for i, photo in enumerate(photos)]
 
 
 def network_ab(images: list, model: Model, marks: list | None = None) -> tf.Tensor:

@@ -106,8 +106,8 @@ def merge(photo: np.ndarray, ab: np.ndarray) -> np.ndarray:
     side = max(ab.shape[:2])
     square = cv2.resize(ab.astype(np.float32), (side, side), interpolation=cv2.INTER_LINEAR)
     with quiet.without_xla_startup_lines():
-        rgb = inference._merge(inference.as_image_tensor(photo),
-                               tf.constant(color.normalize_ab(square)))
+        rgb = inference.merge(inference.as_image_tensor(photo),
+                              tf.constant(color.normalize_ab(square)))
     return np.array(rgb)  # a writable copy: paint_marks writes into it
 
 

@@ -39,7 +39,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
-from colorize import (color, folders, fullres, imageio, inference, metrics, reference,  # noqa: E402
+from colorize import (color, folders, imageio, inference, metrics, reference,  # noqa: E402
                       visualize)
 
 DATA = REPO.parent / "shared" / "data"
@@ -84,7 +84,7 @@ def variants(ref: np.ndarray, target: np.ndarray, network: inference.Model) -> d
     abs_ = {"reference": cut, "reference, no cut": no_cut,
             "reference + prior": confidence[:, None] * cut + (1 - confidence[:, None]) * net_ab,
             "automatic": net_ab, "gray": np.zeros_like(net_ab)}
-    return {name: np.asarray(fullres.merge(image, color.normalize_ab(
+    return {name: np.asarray(inference.merge(image, color.normalize_ab(
         tf.constant(ab.reshape(size, size, 2), tf.float32)))) for name, ab in abs_.items()}
 
 
