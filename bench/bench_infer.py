@@ -4,7 +4,7 @@
     python bench/bench_infer.py [--model_dir RUN | --saved_model DIR] [--sizes 0.25 1 12 48]
 
 Three ways to colorize a photo, each timed in a fresh process per photo size
-so that its peak resident memory (ru_maxrss: TF, the model, the photo and
+so that its peak resident memory (VmHWM: TF, the model, the photo and
 the runs) is its own:
   colorize:        in memory, inference.colorize_batch on the decoded uint8
                    photo (its network input via imageio.network_rgb, the generator at its
@@ -26,12 +26,11 @@ code (re-exported from --saved_model), not on whatever code wrote it.
 import argparse
 import json
 import os
-import resource
 import sys
 import tempfile
 import time
 
-from worker import run_json  # bench/worker.py, beside this script
+from worker import peak_resident_bytes, run_json  # bench/worker.py, beside this script
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -101,7 +100,7 @@ def worker(a):
                 image = imageio.read_image(src, keep_depth=True)
                 imageio.write_image(dst, inference.colorize_batch([image], model)[0])
     first, best = timed(fn, a.repeats)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # kB on Linux
+    peak = peak_resident_bytes()
     print(json.dumps({"first": first, "best": best, "peak": peak}))
 
 

@@ -25,12 +25,11 @@ peak <= 2 GiB.
 import argparse
 import json
 import os
-import resource
 import sys
 import tempfile
 import time
 
-from worker import run_json  # bench/worker.py, beside this script
+from worker import peak_resident_bytes, run_json  # bench/worker.py, beside this script
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -77,7 +76,7 @@ def worker(a):
                             inference.colorize_batch([image], model)[0])
         times.append(time.perf_counter() - t)
         cpu.append(time.process_time() - c)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    peak = peak_resident_bytes()
     later = max(1, len(times) - 1)
     print(json.dumps({"learn": learn_s, "first": times[0], "later": sum(times[1:]) / later,
                       "later_max": max(times[1:], default=0.0), "peak": peak,

@@ -224,9 +224,7 @@ def stages(photo, strokes: int) -> None:
 
 def peak_48mp(photo, strokes: int) -> None:
     """evaluate.run in a fresh process, with and without the marks; the
-    child reports its own VmHWM (Linux): a parent's ru_maxrss of children
-    counts the forked copy of this process's memory (the 1 MP solve's
-    gigabytes) before exec."""
+    child reports its own peak (worker.peak_resident_bytes)."""
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         _write_case(tmp, photo, (6000, 8000), strokes, 1)
@@ -236,12 +234,13 @@ def peak_48mp(photo, strokes: int) -> None:
                     f"evaluate.run(evaluate.EvalConfig(input={str(tmp / 'photos')!r}, "
                     f"output={str(tmp / ('out' + str(bool(marks))))!r}, marks={marks!r}, "
                     "progress=False)); "
-                    "print(next(l for l in open('/proc/self/status') if l.startswith('VmHWM')))")
+                    f"sys.path.insert(0, {str(REPO / 'bench')!r}); "
+                    "from worker import peak_resident_bytes; print(peak_resident_bytes())")
             done = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
                                   text=True)
-            kib = int(done.stdout.strip().splitlines()[-1].split()[1])
+            gib = int(done.stdout.strip().splitlines()[-1]) / 2 ** 30
             print(f"  eval.py {'with' if marks else 'without'} marks, one 48 MP photo, fresh "
-                  f"process: peak resident memory {kib / 2 ** 20:.2f} GiB")
+                  f"process: peak resident memory {gib:.2f} GiB")
 
 
 def main() -> int:

@@ -14,3 +14,12 @@ def run_json(cmd: list[str], label: str) -> dict:
     if proc.returncode != 0:
         raise RuntimeError(f"{label} failed:\n{proc.stderr[-3000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def peak_resident_bytes() -> int:
+    """This process's peak resident memory (VmHWM, Linux). Not ru_maxrss:
+    that survives exec, so a child started by a large parent reports the
+    parent's size at the fork when its own peak is smaller."""
+    with open("/proc/self/status") as status:
+        line = next(l for l in status if l.startswith("VmHWM:"))
+    return int(line.split()[1]) * 1024  # kB
