@@ -25,7 +25,7 @@ import tensorflow as tf
 from absl import logging
 
 from colorize import (ab_bins, cluster, color, config as config_lib, files, losses, models,
-                      quiet, signals, summaries, visualize)
+                      quiet, signals, summaries, visualize, warm_start)
 from colorize.data import checks, pipeline
 
 GRID_EXAMPLES = 8
@@ -77,10 +77,7 @@ class Trainer:
                      else class_prior)
             self.class_weights = tf.constant(ab_bins.rebalance_weights(prior, cfg.rebalance))
         with strategy.scope(), models.precision(cfg.precision):
-            self.generator = models.build_generator(
-                cfg.generator, cfg.image_size, cfg.width, cfg.sync_bn, cfg.upsample,
-                classes=len(self.bins) if cfg.classifies else 0, hints=cfg.hints,
-                hints_at_output=cfg.hints_at_output)
+            self.generator = self._build_generator(cfg.hints)
             self.g_optimizer = make_optimizer(cfg, cfg.lr_g)
             self.g_optimizer.build(self.generator.trainable_variables)
             self.discriminator = None
@@ -306,6 +303,22 @@ class Trainer:
                 ADDED_LATER[name](self, latest, saved, previous)
         return int(self.step.numpy())
 
+    def _build_generator(self, hints: bool) -> keras.Model:
+        cfg = self.cfg
+        return models.build_generator(
+            cfg.generator, cfg.image_size, cfg.width, cfg.sync_bn, cfg.upsample,
+            classes=len(self.bins) if cfg.classifies else 0, hints=hints,
+            hints_at_output=hints and cfg.hints_at_output)
+
+    def warm_start(self, source: str) -> None:
+        """A new run's generator starts as source's (--init_generator; see
+        colorize.warm_start); hint inputs start at zero weight."""
+        with models.precision(self.cfg.precision):
+            plain = self._build_generator(hints=False)
+        widened = warm_start.init_generator(self.generator, plain, source)
+        logging.info("generator initialised from %s (%d kernels widened for the hints)", source,
+                     widened)
+
     def colorize(self, l: tf.Tensor, hints: tf.Tensor | None = None) -> tf.Tensor:
         return self._decode(self.generator(self._g_input(l, hints), training=False))
 
@@ -400,6 +413,8 @@ def _train(cfg, trainer: Trainer, train_pattern: str, grid_pattern: str) -> dict
     previous = (config_lib.load(cfg.model_dir)
                 if tf.io.gfile.exists(config_lib.config_path(cfg.model_dir)) else None)
     step = trainer.restore(previous)
+    if step == 0 and cfg.init_generator:
+        trainer.warm_start(cfg.init_generator)
     consumed = int(trainer.examples.numpy())
     if trainer.chief:
         config_lib.record_start(cfg, step, consumed)

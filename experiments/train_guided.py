@@ -77,6 +77,11 @@ def main() -> int:
     p.add_argument("--hint_p", type=float, default=1 / 8, help="train.py's --hint_p")
     p.add_argument("--hint_max_patch", type=int, default=9, help="train.py's --hint_max_patch")
     p.add_argument("--lr_decay_steps", type=int, default=0)
+    p.add_argument("--init_generator", default=str(REPO / "colorize" / "pretrained" / "general"),
+                   help="train.py's --init_generator: the shipped model, hint inputs at zero "
+                        "('' starts from scratch)")
+    p.add_argument("--hints_at_output", action=argparse.BooleanOptionalAction, default=True,
+                   help="train.py's --hints_at_output (hints at full resolution)")
     p.add_argument("--weights", default=",".join(str(w) for w in TRAIN_SETS.values()),
                    help="sampling weights of " + ", ".join(TRAIN_SETS))
     p.add_argument("--flip_average", action=argparse.BooleanOptionalAction, default=True)
@@ -98,7 +103,9 @@ def main() -> int:
     train_log = work / "train_log.txt"
     timings["train"] = timings.get("train", 0.0) + sh([
         sys.executable, "train.py", "--hints", f"--hint_p={a.hint_p}",
-        f"--hint_max_patch={a.hint_max_patch}", f"--generator={a.generator}", f"--gan={a.gan}",
+        f"--hint_max_patch={a.hint_max_patch}", f"--init_generator={a.init_generator}",
+        "--hints_at_output" if a.hints_at_output else "--nohints_at_output",
+        f"--generator={a.generator}", f"--gan={a.gan}",
         f"--loss={a.loss}", f"--data={','.join(shard_dirs)}", f"--data_weights={a.weights}",
         f"--lr_decay_steps={a.lr_decay_steps}", f"--model_dir={model_dir}",
         f"--max_steps={a.steps}", f"--batch_size={a.batch_size}", f"--width={a.width}",
