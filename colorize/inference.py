@@ -140,12 +140,29 @@ def checkpoint_model(model_dir: str, step: int | None = None,
 SHIPPED_MODEL = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pretrained", "general")
 
 
-def shipped_model() -> Model:
+# The guided model shipped beside it (trained with --hints, started from
+# the general model): what the user's marks are fed to when no model is
+# named. Photos without marks keep the general model's colours.
+SHIPPED_GUIDED = os.path.join(os.path.dirname(SHIPPED_MODEL), "guided")
+
+
+def shipped_model(with_guided: bool = True) -> Model:
+    """The shipped general model; with_guided (and when the install has
+    the guided one), its hints go to the shipped guided model: photos with
+    marks get the guided network, photos without the general one."""
     if not os.path.exists(os.path.join(SHIPPED_MODEL, "saved_model.pb")):
         raise FileNotFoundError(f"this install has no shipped model at {SHIPPED_MODEL}; "
                                 "pass --model_dir=RUN or --saved_model=DIR")
     model = saved_model(SHIPPED_MODEL)
     model.name = "shipped model (colorize/pretrained/general)"
+    if with_guided and os.path.exists(os.path.join(SHIPPED_GUIDED, "saved_model.pb")):
+        guided = saved_model(SHIPPED_GUIDED)
+        if guided.render_size != model.render_size or not guided.guided:
+            raise ValueError(f"{SHIPPED_GUIDED} is not a guided model at the general model's "
+                             f"size {model.render_size}")
+        model.predict_hints = guided.predict_hints
+        model.owner = (model.owner, guided.owner)
+        model.name += " with hints to colorize/pretrained/guided"
     return model
 
 

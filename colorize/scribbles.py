@@ -15,12 +15,15 @@ resolution.
 Scribbles that correct a model: the model's ab everywhere, plus a
 correction delta that equals (scribble ab - model ab) at the marked pixels
 and spreads by Levin's affinities with a weak pull towards 0 at unmarked
-ones ((1 + shift) on the diagonal of their rows: correction_shift), so that it
+ones ((1 + shift) on the diagonal of their rows: Correction), so that it
 fades with distance instead of recolouring the whole photo, and stops at
-strong edges as Levin's colours do.
+strong edges as Levin's colours do. With many scribbles the pull
+weakens and the model's colours count less (Correction), so that the
+result tends to Levin's propagation of the scribbles alone.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import cv2
@@ -34,21 +37,26 @@ from colorize.marks import Marks
 # the quality sweep in RESULTS.md, so it measures what eval does), a
 # direct solve of about 0.3 s a channel pair on one core.
 WORK_PIXELS = 1 << 16
-# The correction's pull towards 0 at unmarked pixels (see the module's
-# docstring): SHIFT_ONE / k ** SHIFT_POWER for k separate scribbles. A
-# correction spread from few scribbles is a noisy estimate of the model's
-# error far away, so it must fade; from many, the propagated correction
-# is an interpolation between them and needs no pull. 2e-4 / k: on
-# validation photos (RESULTS.md) at least as good as the model alone at
-# every number of simulated hints, and one stroke stays local (on
-# scikit-image's cat, one red stroke changed pixels more than a quarter of
-# the photo away by 0.5 levels on average). 2e-5 / k scored 0.5-0.8 dB
-# higher with simulated hints (whose colours are true everywhere, so
-# spreading them far pays), but the same stroke then changed those far
-# pixels by 9.5 levels on average, up to 36: a user's stroke on a shirt
-# must not tint the wall across the room.
+# The correction (Correction): its pull towards the model at unmarked
+# pixels is SHIFT_ONE / k ** SHIFT_POWER for k separate scribbles, and
+# past TRUST_K scribbles the model's colours are trusted less, by
+# (TRUST_K / k) ** TRUST_POWER. A correction spread from one scribble is a
+# poor estimate of the model's error far away, so it must fade (2e-4: on
+# scikit-image's cat one red stroke changes pixels more than a quarter of
+# the photo away by 1 level on average); many scribbles pin the colours
+# down between them, and there Levin's propagation of the scribbles alone
+# beats the model's own colours, so the result tends to it. Chosen on
+# held-out training photos with Zhang et al.'s simulated user (RESULTS.md,
+# "Scribbles that correct the model"): with k ** 3 and trust past 5
+# scribbles the correction was at least as good as the model alone and as
+# Levin alone at every N from 5 to 100; with k ** 1 or k ** 2 it lost to
+# Levin at 5 hints. The price: two or three strokes already spread far
+# (two strokes on the cat change far pixels by 11 levels on average,
+# against 3 with k ** 1).
 SHIFT_ONE = 2e-4
-SHIFT_POWER = 1.0
+SHIFT_POWER = 3.0
+TRUST_K = 5.0
+TRUST_POWER = 1.0
 
 
 def work_size(height: int, width: int, max_pixels: int = WORK_PIXELS) -> tuple[int, int]:
@@ -79,22 +87,51 @@ def work_marks(marks: Marks, size: tuple[int, int]) -> tuple[np.ndarray, np.ndar
     return mask.reshape(h, w), ab.reshape(h, w, 2)
 
 
-def correction_shift(mask: np.ndarray, one: float = SHIFT_ONE,
-                     power: float = SHIFT_POWER) -> float:
-    """The correction's shift for marks mask [h, w]: one / k ** power, k
-    its 8-connected scribbles."""
-    k = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)[0] - 1
-    return one / max(k, 1) ** power
+@dataclasses.dataclass(frozen=True)
+class Correction:
+    """How the model's colours are corrected by k separate scribbles
+    (8-connected, at the solve's resolution): the correction's pull
+    towards the model is shift = one / k ** power on the unmarked rows'
+    diagonal, and the model's ab enters scaled by trust = min(1,
+    (trust_k / k) ** trust_power). With many scribbles (small shift, trust
+    < 1) the result approaches Levin's propagation of the scribbles
+    alone, which beats the model's own colours once scribbles are dense
+    (RESULTS.md)."""
+    one: float = SHIFT_ONE
+    power: float = SHIFT_POWER
+    trust_k: float = TRUST_K
+    trust_power: float = TRUST_POWER
+
+    @classmethod
+    def parse(cls, text: str) -> "Correction":
+        """"ONE[:POWER[:TRUST_K[:TRUST_POWER]]]" (the sweep's --shifts); a
+        lone number is a fixed shift with full trust."""
+        fields = [float(x) for x in text.split(":")]
+        if len(fields) == 1:
+            fields += [0.0]
+        return cls(*fields) if len(fields) > 2 else cls(*fields, trust_k=math.inf)
+
+    def for_marks(self, mask: np.ndarray) -> tuple[float, float]:
+        """(shift, trust) for marks mask [h, w]."""
+        k = max(cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)[0] - 1, 1)
+        return self.one / k ** self.power, min(1.0, (self.trust_k / k) ** self.trust_power)
+
+
+# A guided network's colours already follow the hints: the correction
+# only makes them exact, and the network is trusted whatever the number of
+# scribbles (RESULTS.md, "Guided generators").
+GUIDED_CORRECTION = Correction(trust_k=math.inf)
 
 
 def solve_ab(y: np.ndarray, mask: np.ndarray, ab_marks: np.ndarray, base: np.ndarray | None,
-             shift: float | None = None, least_squares: bool = False) -> np.ndarray:
+             correction: Correction = Correction(), least_squares: bool = False) -> np.ndarray:
     """ab [h, w, 2] at the solve's resolution: Levin's propagation of the
     marks (base None), or base corrected by the marks (see the module's
-    docstring) with this shift (None: correction_shift's)."""
+    docstring and Correction)."""
     if base is None:
         return levin.propagate(y, mask, ab_marks, least_squares=least_squares)
-    shift = correction_shift(mask) if shift is None else shift
+    shift, trust = correction.for_marks(mask)
+    base = trust * base
     delta = levin.propagate(y, mask, ab_marks - base, shift=shift, least_squares=least_squares)
     return base + delta
 
@@ -130,7 +167,8 @@ def model_ab(ab_small: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 
 def colorize(photo: np.ndarray, marks: Marks, ab_small: np.ndarray | None = None,
-             shift: float | None = None, work_pixels: int = WORK_PIXELS) -> np.ndarray:
+             correction: Correction = Correction(),
+             work_pixels: int = WORK_PIXELS) -> np.ndarray:
     """A photo (uint8, uint16 or float RGB) and its marks -> uint8 RGB:
     Levin's method alone (ab_small None) or the network's ab [S, S, 2]
     corrected by the marks, solved at up to work_pixels."""
@@ -138,7 +176,7 @@ def colorize(photo: np.ndarray, marks: Marks, ab_small: np.ndarray | None = None
     y = work_lightness(photo, size)
     mask, ab_marks = work_marks(marks, size)
     base = None if ab_small is None else model_ab(ab_small, size)
-    rgb = merge(photo, solve_ab(y, mask, ab_marks, base, shift))
+    rgb = merge(photo, solve_ab(y, mask, ab_marks, base, correction))
     paint_marks(rgb, photo, marks)
     return rgb
 
@@ -154,12 +192,15 @@ def network_ab(photos: list[np.ndarray], model: inference.Model,
 
 def colorize_batch(photos: list[np.ndarray], marks: list[Marks | None],
                    model: inference.Model, levin_only: bool = False,
-                   refine: bool = True) -> list[np.ndarray]:
+                   refine: bool = True, correction: Correction | None = None) -> list[np.ndarray]:
     """inference.colorize_batch with marks: photos without marks (None)
     get exactly its result; marked ones Levin's method alone (levin_only)
-    or the model corrected by their marks. A guided model sees the marks
-    as hints first; refine=False keeps its colours as they are (no
-    correction)."""
+    or the model corrected by their marks (correction; None: Correction()
+    for an automatic model, GUIDED_CORRECTION for a guided one). A guided
+    model sees the marks as hints first; refine=False keeps its colours as
+    they are (no correction)."""
+    if correction is None:
+        correction = GUIDED_CORRECTION if model.guided else Correction()
     results = [None] * len(photos)
     plain = [i for i, m in enumerate(marks) if m is None]
     if plain:
@@ -175,5 +216,5 @@ def colorize_batch(photos: list[np.ndarray], marks: list[Marks | None],
                      else network_ab([photos[i] for i in marked], model,
                                      [marks[i] for i in marked]))
         for i, ab_small in zip(marked, abs_small):
-            results[i] = colorize(photos[i], marks[i], ab_small)
+            results[i] = colorize(photos[i], marks[i], ab_small, correction)
     return results

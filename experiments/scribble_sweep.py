@@ -87,30 +87,29 @@ def _levin_yiq(case: Case) -> np.ndarray:
     return np.clip(np.rint(rgb * 255.0), 0, 255).astype(np.uint8)
 
 
-def _corrected(case: Case, shift: str | None = None) -> np.ndarray:
-    """shift: None (eval's rule), a number (fixed), or "ONE:POWER" (the
-    rule with other constants)."""
+def _corrected(case: Case, rule: str | None = None) -> np.ndarray:
+    """rule: None (eval's), or "ONE[:POWER[:TRUST_K[:TRUST_POWER]]]"
+    (scribbles.Correction.parse)."""
     from colorize import scribbles
     if not case.marks.count:
         return case.automatic  # eval.py --marks: a photo without marks
-    if shift is not None and ":" in shift:
-        one, power = map(float, shift.split(":"))
-        size = case.rgb.shape[:2]
-        shift = scribbles.correction_shift(scribbles.work_marks(case.marks, size)[0], one, power)
-    return scribbles.colorize(case.rgb, case.marks, case.ab_small,
-                              None if shift is None else float(shift))
+    correction = scribbles.Correction() if rule is None else scribbles.Correction.parse(rule)
+    return scribbles.colorize(case.rgb, case.marks, case.ab_small, correction)
 
 
 # The guided model of --guided, loaded once in each worker (_worker_init).
 _GUIDED = None
 
 
-def _guided(case: Case, refine: bool) -> np.ndarray:
+def _guided(case: Case, refine: bool, rule: str | None = None) -> np.ndarray:
     """The guided model as eval.py --marks runs it (refine) or with
-    --norefine; a photo without hints gets its automatic answer."""
+    --norefine; a photo without hints gets its automatic answer. rule: the
+    refining correction (None: eval's, scribbles.GUIDED_CORRECTION)."""
     from colorize import scribbles
     marks = case.marks if case.marks.count else None
-    return scribbles.colorize_batch([case.rgb], [marks], _GUIDED, refine=refine)[0]
+    correction = None if rule is None else scribbles.Correction.parse(rule)
+    return scribbles.colorize_batch([case.rgb], [marks], _GUIDED, refine=refine,
+                                    correction=correction)[0]
 
 
 GUIDED_METHODS = ("guided", "guided+scribbles")
@@ -126,10 +125,13 @@ METHODS = {
 }
 
 
-def _methods(names: list[str], shifts: list[float]) -> dict:
+def _methods(names: list[str], shifts: list[str], guided_rules: list[str]) -> dict:
     chosen = {name: METHODS[name] for name in names}
     for shift in shifts:
         chosen[f"model+scribbles@{shift}"] = (lambda s: lambda case: _corrected(case, s))(shift)
+    for rule in guided_rules:
+        chosen[f"guided+scribbles@{rule}"] = (
+            lambda r: lambda case: _guided(case, refine=True, rule=r))(rule)
     return chosen
 
 
@@ -182,10 +184,12 @@ def main() -> int:
     p.add_argument("--n_hints", default=",".join(map(str, N_HINTS)))
     p.add_argument("--methods", default="gray,automatic,levin,model+scribbles")
     p.add_argument("--shifts", default="", help="extra model+scribbles columns at these shifts: "
-                   "numbers (fixed) or ONE:POWER (scribbles.correction_shift's rule)")
+                   "ONE[:POWER[:TRUST_K[:TRUST_POWER]]] (scribbles.Correction; a lone number: a fixed shift)")
     p.add_argument("--saved_model", default=None, help="default: the shipped model")
     p.add_argument("--guided", default=None, help="a guided SavedModel (train.py --hints): "
                    "adds the columns " + " and ".join(GUIDED_METHODS))
+    p.add_argument("--guided_shifts", default="", help="extra guided+scribbles columns with "
+                   "these corrections (as --shifts)")
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--out", required=True)
     p.add_argument("--table", action="store_true", help="print the table of --out's sweep.json")
@@ -205,11 +209,12 @@ def main() -> int:
         return 2
     n_hints = [int(n) for n in a.n_hints.split(",")]
     methods = ([m for m in a.methods.split(",") if m],
-               [s for s in a.shifts.split(",") if s])
+               [s for s in a.shifts.split(",") if s],
+               [s for s in a.guided_shifts.split(",") if s])
     if a.guided:
         methods[0].extend(m for m in GUIDED_METHODS if m not in methods[0])
-    elif any(m in GUIDED_METHODS for m in methods[0]):
-        print(f"{', '.join(GUIDED_METHODS)} need --guided", file=sys.stderr)
+    elif any(m in GUIDED_METHODS for m in methods[0]) or methods[2]:
+        print(f"{', '.join(GUIDED_METHODS)} and --guided_shifts need --guided", file=sys.stderr)
         return 2
     unknown = [m for m in methods[0] if m not in METHODS]
     if unknown:
@@ -217,7 +222,8 @@ def main() -> int:
         return 2
     start = time.time()
     photos = load_photos(data, folders, a.every)
-    model = inference.saved_model(a.saved_model) if a.saved_model else inference.shipped_model()
+    model = (inference.saved_model(a.saved_model) if a.saved_model
+             else inference.shipped_model(with_guided=False))  # --guided is its own column
     gray_model = inference.gray_model()
     jobs = []
     for i in range(0, len(photos), 32):  # the network in batches, as eval.py runs it
@@ -240,7 +246,7 @@ def main() -> int:
                          **{c: float(np.mean([r[c] for r in chosen])) for c in columns}}
     doc = {"folders": folders, "every": a.every, "n_hints": n_hints, "size": SIZE,
            "seconds": round(time.time() - start, 1), "model": model.name, "guided": a.guided,
-           "shift_rule": [scribbles.SHIFT_ONE, scribbles.SHIFT_POWER], "mean": table, "per_photo": rows}
+           "correction": dataclasses.asdict(scribbles.Correction()), "mean": table, "per_photo": rows}
     (out / "sweep.json").write_text(json.dumps(doc, indent=1) + "\n")
     print(format_table(doc))
     return 0

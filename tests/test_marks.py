@@ -1,6 +1,7 @@
 """Marks files (marked copies, hints images, JPEG), their pairing with
 photos, the simulated user, and eval.py with --marks."""
 import json
+import math
 
 import cv2
 import numpy as np
@@ -192,3 +193,46 @@ def test_no_marks_gives_gray_with_levin_alone():
     empty = marks.Marks(20, 30, np.zeros(0, np.int64), np.zeros((0, 2), np.float32))
     rgb = scribbles.colorize(photo, empty)
     assert np.abs(rgb.astype(int) - photo).max() <= 1
+
+
+def _blobs(k: int, size=(40, 60)) -> np.ndarray:
+    """A mask of k separate 2x2 scribbles."""
+    mask = np.zeros(size, bool)
+    for i in range(k):
+        r, c = 4 + 8 * (i // 6), 4 + 9 * (i % 6)
+        mask[r:r + 2, c:c + 2] = True
+    return mask
+
+
+def test_correction_rule_by_number_of_scribbles():
+    """shift = one / k ** power; the model's trust min(1, (trust_k / k) **
+    trust_power); a lone number is a fixed shift with full trust."""
+    rule = scribbles.Correction.parse("2e-4:3:5:1")
+    assert rule == scribbles.Correction(2e-4, 3.0, 5.0, 1.0)
+    assert rule.for_marks(_blobs(1)) == pytest.approx((2e-4, 1.0))
+    assert rule.for_marks(_blobs(2)) == pytest.approx((2e-4 / 8, 1.0))
+    assert rule.for_marks(_blobs(10)) == pytest.approx((2e-4 / 1000, 0.5))
+    fixed = scribbles.Correction.parse("1e-3")
+    assert fixed.for_marks(_blobs(10)) == pytest.approx((1e-3, 1.0))
+    assert scribbles.Correction.parse("0").for_marks(_blobs(3)) == (0.0, 1.0)
+
+
+def test_an_untrusted_model_gives_levin_alone():
+    """Trust 0 and shift 0 (dense scribbles in the limit): the corrected
+    model is exactly Levin's propagation of the scribbles; full trust and
+    a large shift keep the model's colours away from them."""
+    photo = _gray_photo()
+    y = scribbles.work_lightness(photo, photo.shape[:2])
+    mask = _blobs(12)
+    rng = np.random.default_rng(0)
+    ab_marks = np.where(mask[..., None], rng.uniform(-40, 40, mask.shape + (2,)), 0.0)
+    model = rng.uniform(-20, 20, mask.shape + (2,))
+    levin_alone = scribbles.solve_ab(y, mask, ab_marks, None)
+    untrusted = scribbles.solve_ab(y, mask, ab_marks, model,
+                                   scribbles.Correction(0.0, 0.0, trust_k=0.0))
+    np.testing.assert_allclose(untrusted, levin_alone, atol=1e-8)
+    kept = scribbles.solve_ab(y, mask, ab_marks, model,
+                              scribbles.Correction(10.0, 0.0, trust_k=math.inf))
+    far = ~cv2.dilate(mask.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+    assert np.abs(kept - model)[far].max() < 1.0
+    np.testing.assert_allclose(kept[mask], ab_marks[mask])

@@ -110,7 +110,8 @@ class Engine:
                 return self.automatic(photo, progress)
             hints = methods.rasterize(strokes, photo.height, photo.width)
             return (methods.scribbles(photo.pixels, hints, self.model, progress),
-                    "model + scribbles", hints)
+                    "guided model + scribbles" if self.model.guided else "model + scribbles",
+                    hints)
         return work
 
     def reference(self, references, names):
