@@ -135,8 +135,8 @@ class TrainConfig:
         50, "Generator steps per compiled call: the host waits for the device only between "
         "calls (calls end early at logs, summaries, images and checkpoints).")
     seed: int = setting(0, "Random seed (weights, shuffling, augmentation).")
-    init_generator: str = setting(
-        "", "A new run's generator starts from this trained one's weights: an exported "
+    init_generator: Optional[str] = setting(
+        None, "A new run's generator starts from this trained one's weights: an exported "
         "SavedModel (e.g. colorize/pretrained/general), a model_dir or a checkpoint, of the "
         "same --generator, --width, --image_size and --upsample. A --hints run's hint inputs "
         "start at zero weight, so it starts as the source's automatic colours. Ignored on "
