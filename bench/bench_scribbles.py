@@ -87,6 +87,19 @@ def _full_res(gray, marks, ab) -> np.ndarray:
     return imageio.to_uint8(color.lab_to_rgb_np(lab))
 
 
+def levin_case(photo, strokes: int, side: int = 1000):
+    """The 1 MP case: (gray, marked copy, marks, marked [H * W] bool,
+    values [H * W, 2] (the marks' ab), intensities y [H, W] in [0, 1])."""
+    from colorize import marks as marks_lib
+    gray, marked = scribbled(photo, side, side, strokes)
+    marks = marks_lib.from_marked_copy(marked, gray)
+    mask = np.zeros(side * side, bool)
+    mask[marks.index] = True
+    values = np.zeros((side * side, 2))
+    values[marks.index] = marks.ab
+    return gray, marked, marks, mask, values, _lab(gray)[..., 0] / 100.0
+
+
 def agreement(photo, strokes: int, amg: bool, work_pixels: list[int]) -> None:
     try:
         import pyamg  # the "bench" extra
@@ -96,14 +109,8 @@ def agreement(photo, strokes: int, amg: bool, work_pixels: list[int]) -> None:
 
     from colorize import levin, marks as marks_lib, scribbles
 
-    gray, marked = scribbled(photo, 1000, 1000, strokes)
-    marks = marks_lib.from_marked_copy(marked, gray)
+    gray, marked, marks, mask, values, y = levin_case(photo, strokes)
     h, w = gray.shape[:2]
-    mask = np.zeros(h * w, bool)
-    mask[marks.index] = True
-    values = np.zeros((h * w, 2))
-    values[marks.index] = marks.ab
-    y = _lab(gray)[..., 0] / 100.0
     print(f"1 MP ({w}x{h}), {strokes} strokes, {marks.count} marked pixels; Levin's method alone")
     scribbles.colorize(gray[:64, :64], marks_lib.from_marked_copy(marked[:64, :64], gray[:64, :64]))
 

@@ -26,7 +26,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "bench")]
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from bench_scribbles import _full_res, _lab, base_photo, scribbled  # noqa: E402
+from bench_scribbles import _full_res, _lab, base_photo, levin_case  # noqa: E402
 
 REFERENCE = Path("/tmp/colorize_scribble_refine_reference.npy")
 
@@ -45,16 +45,10 @@ def iterate(method: str, a: sp.csr_matrix, rhs: np.ndarray, x0: np.ndarray, iter
 
 
 def main() -> int:
-    from colorize import levin, marks as marks_lib, quiet, scribbles
+    from colorize import levin, quiet, scribbles
     quiet.setup_process()
-    gray, marked = scribbled(base_photo(None), 1000, 1000, 36)
-    marks = marks_lib.from_marked_copy(marked, gray)
+    gray, _, marks, mask, values, y = levin_case(base_photo(None), 36)
     h, w = gray.shape[:2]
-    mask = np.zeros(h * w, bool)
-    mask[marks.index] = True
-    values = np.zeros((h * w, 2))
-    values[marks.index] = marks.ab
-    y = _lab(gray)[..., 0] / 100.0
     if REFERENCE.exists():
         ab_ref = np.load(REFERENCE)
     else:
