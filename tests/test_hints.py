@@ -379,3 +379,34 @@ def test_eval_marks_feed_a_guided_model(guided_run, tmp_path):
     want = color.lab_to_rgb_np(np.concatenate([photo_l, paint], axis=-1))
     np.testing.assert_allclose(imageio.to_unit_float(refined)[10:20, 30:40], want, atol=1.5 / 255)
     assert np.abs(imageio.to_unit_float(alone)[10:20, 30:40] - want).max() > 5 / 255
+
+
+def test_the_shipped_model_sends_hints_to_the_shipped_guided_model(tmp_path, monkeypatch):
+    """With a guided export at colorize/pretrained/guided, the shipped
+    model keeps the general model's automatic colours and takes hints
+    through the guided one; one of another size is refused; without one,
+    the shipped model takes no hints."""
+    assert not inference.shipped_model(with_guided=False).guided
+
+    def untrained_guided_export(name, size):
+        """A guided generator at size px (its initial weights), exported."""
+        cfg = tiny(tmp_path / name, gan="none", hints=True, image_size=size)
+        t = trainer.Trainer(cfg, one_device())
+        config_lib.save(cfg)
+        t.manager.save()
+        export.export(cfg.model_dir, str(tmp_path / f"{name}_export"))
+        return str(tmp_path / f"{name}_export")
+
+    monkeypatch.setattr(inference, "SHIPPED_GUIDED", untrained_guided_export("guided", 128))
+    both = inference.shipped_model()
+    general = inference.shipped_model(with_guided=False)
+    guided = inference.saved_model(inference.SHIPPED_GUIDED)
+    photo = photo_and_hints()[0]
+    np.testing.assert_array_equal(inference.colorize_batch([photo], both)[0],
+                                  inference.colorize_batch([photo], general)[0])
+    marks = [marks_of(photo_and_hints()[1])]
+    np.testing.assert_array_equal(inference.colorize_batch([photo], both, marks)[0],
+                                  inference.colorize_batch([photo], guided, marks)[0])
+    monkeypatch.setattr(inference, "SHIPPED_GUIDED", untrained_guided_export("small", 32))
+    with pytest.raises(ValueError, match="not a guided model at the general model's size"):
+        inference.shipped_model()
