@@ -117,12 +117,6 @@ class Correction:
         return self.one / k ** self.power, min(1.0, (self.trust_k / k) ** self.trust_power)
 
 
-# A guided network's colours already follow the hints: the correction
-# only makes them exact, and the network is trusted whatever the number of
-# scribbles (RESULTS.md, "Guided generators").
-GUIDED_CORRECTION = Correction(trust_k=math.inf)
-
-
 def solve_ab(y: np.ndarray, mask: np.ndarray, ab_marks: np.ndarray, base: np.ndarray | None,
              correction: Correction = Correction(), least_squares: bool = False) -> np.ndarray:
     """ab [h, w, 2] at the solve's resolution: Levin's propagation of the
@@ -192,15 +186,15 @@ def network_ab(photos: list[np.ndarray], model: inference.Model,
 
 def colorize_batch(photos: list[np.ndarray], marks: list[Marks | None],
                    model: inference.Model, levin_only: bool = False,
-                   refine: bool = True, correction: Correction | None = None) -> list[np.ndarray]:
+                   refine: bool = True,
+                   correction: Correction = Correction()) -> list[np.ndarray]:
     """inference.colorize_batch with marks: photos without marks (None)
     get exactly its result; marked ones Levin's method alone (levin_only)
-    or the model corrected by their marks (correction; None: Correction()
-    for an automatic model, GUIDED_CORRECTION for a guided one). A guided
-    model sees the marks as hints first; refine=False keeps its colours as
-    they are (no correction)."""
-    if correction is None:
-        correction = GUIDED_CORRECTION if model.guided else Correction()
+    or the model corrected by their marks. A guided model sees the marks
+    as hints first; refine=False keeps its colours as they are (no
+    correction). The same correction serves both kinds of model: with a
+    guided one, trusting the network whatever the number of scribbles
+    scored up to 0.8 dB lower (RESULTS.md, "Guided generators")."""
     results = [None] * len(photos)
     plain = [i for i, m in enumerate(marks) if m is None]
     if plain:

@@ -104,10 +104,10 @@ _GUIDED = None
 def _guided(case: Case, refine: bool, rule: str | None = None) -> np.ndarray:
     """The guided model as eval.py --marks runs it (refine) or with
     --norefine; a photo without hints gets its automatic answer. rule: the
-    refining correction (None: eval's, scribbles.GUIDED_CORRECTION)."""
+    refining correction (None: eval's)."""
     from colorize import scribbles
     marks = case.marks if case.marks.count else None
-    correction = None if rule is None else scribbles.Correction.parse(rule)
+    correction = scribbles.Correction() if rule is None else scribbles.Correction.parse(rule)
     return scribbles.colorize_batch([case.rgb], [marks], _GUIDED, refine=refine,
                                     correction=correction)[0]
 
