@@ -19,7 +19,6 @@ import numpy as np
 import tensorflow as tf
 
 
-
 def checkpoint_path(source: str) -> str:
     """The checkpoint prefix that holds source's variables."""
     if tf.io.gfile.exists(os.path.join(source, "saved_model.pb")):
