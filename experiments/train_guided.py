@@ -67,7 +67,7 @@ def main() -> int:
     p.add_argument("--shards_from", default=None,
                    help="a train_shipped work folder whose shards (same --size) to reuse")
     p.add_argument("--generator", default="unet")
-    p.add_argument("--gan", default="none", help="the probe's: L1 alone (see docs/guided.md)")
+    p.add_argument("--gan", default="none", help="L1 alone, as Zhang et al. 2017 (docs/guided.md)")
     p.add_argument("--loss", default="l1")
     p.add_argument("--steps", type=int, default=20000)
     p.add_argument("--batch_size", type=int, default=16)
