@@ -140,9 +140,11 @@ def checkpoint_model(model_dir: str, step: int | None = None,
 SHIPPED_MODEL = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pretrained", "general")
 
 
-# The guided model shipped beside it (trained with --hints, started from
-# the general model): what the user's marks are fed to when no model is
-# named. Photos without marks keep the general model's colours.
+# Where a guided model (trained with --hints) goes beside it: when one is
+# there, the user's marks are fed to it when no model is named, and photos
+# without marks keep the general model's colours. None ships yet: the one
+# trained so far scored below the general model corrected by the same
+# marks (RESULTS.md, "Guided generators").
 SHIPPED_GUIDED = os.path.join(os.path.dirname(SHIPPED_MODEL), "guided")
 
 

@@ -8,7 +8,9 @@ generator (--hints) reads L plus the hint channels in its first layer
 (and, with --hints_at_output, in its last). Those extra channels start
 with zero weights, so the new generator computes exactly the source's
 colours until training teaches it to use the hints: a guided model
-starts from the automatic one instead of from scratch.
+starts from the automatic one instead of from scratch. A source that
+does not fit is a flag error (ConfigError: train.py exits 2 with the
+reason).
 """
 from __future__ import annotations
 
@@ -18,6 +20,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from colorize.config import ConfigError
+
 
 def checkpoint_path(source: str) -> str:
     """The checkpoint prefix that holds source's variables."""
@@ -26,12 +30,12 @@ def checkpoint_path(source: str) -> str:
     if tf.io.gfile.isdir(source):
         latest = tf.train.latest_checkpoint(source)
         if not latest:
-            raise ValueError(f"--init_generator={source} holds neither a SavedModel nor a "
+            raise ConfigError(f"--init_generator={source} holds neither a SavedModel nor a "
                              "checkpoint")
         return latest
     if tf.io.gfile.exists(source + ".index"):
         return source
-    raise ValueError(f"--init_generator={source} does not exist")
+    raise ConfigError(f"--init_generator={source} does not exist")
 
 
 def _read_into(generator: keras.Model, path: str) -> None:
@@ -46,7 +50,7 @@ def _read_into(generator: keras.Model, path: str) -> None:
         # are not wanted here.
         status.assert_existing_objects_matched().expect_partial()
     except (AssertionError, ValueError, tf.errors.OpError) as e:
-        raise ValueError(f"{path} does not hold a generator of the architecture these flags "
+        raise ConfigError(f"{path} does not hold a generator of the architecture these flags "
                          "build (--generator, --width, --image_size, --upsample): "
                          f"{str(e).strip().splitlines()[0][:200]}") from e
 
@@ -56,7 +60,7 @@ def widen_into(target: keras.Model, source: keras.Model) -> int:
     target's kernel has more input channels (axis -2), the extra ones are
     zero. Returns how many kernels were widened."""
     if len(target.weights) != len(source.weights):
-        raise ValueError(f"the source generator has {len(source.weights)} variables, this run's "
+        raise ConfigError(f"the source generator has {len(source.weights)} variables, this run's "
                          f"{len(target.weights)}: not the same architecture")
     widened = 0
     for t, s in zip(target.weights, source.weights):
@@ -66,7 +70,7 @@ def widen_into(target: keras.Model, source: keras.Model) -> int:
                             and tuple(t.shape[:-2]) + (t.shape[-1],)
                             == value.shape[:-2] + (value.shape[-1],))
             if not grows_inputs:
-                raise ValueError(f"{t.path}: shape {tuple(t.shape)} in this run, {value.shape} "
+                raise ConfigError(f"{t.path}: shape {tuple(t.shape)} in this run, {value.shape} "
                                  "in the source: not the same architecture")
             pad = [(0, 0)] * value.ndim
             pad[-2] = (0, t.shape[-2] - value.shape[-2])

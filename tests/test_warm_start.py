@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from colorize import export, inference, trainer, warm_start
+from colorize import config as config_lib, export, inference, trainer, warm_start
 from colorize.data import sample
 from tests.test_trainer import one_device, tiny
 
@@ -81,6 +81,8 @@ def test_a_source_of_another_architecture_is_refused(automatic_run, tmp_path):
     wider = dataclasses.replace(cfg, model_dir=str(tmp_path / "wider"), width=cfg.width * 2)
     t = trainer.Trainer(wider, one_device())
     with pytest.raises(ValueError, match="architecture"):
+        t.warm_start(exported)
+    with pytest.raises(config_lib.ConfigError):  # train.py: exit 2 with the reason
         t.warm_start(exported)
     with pytest.raises(ValueError, match="does not exist"):
         t.warm_start(str(tmp_path / "nothing"))
