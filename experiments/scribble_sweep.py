@@ -87,14 +87,19 @@ def _levin_yiq(case: Case) -> np.ndarray:
     return np.clip(np.rint(rgb * 255.0), 0, 255).astype(np.uint8)
 
 
+def _correction(rule: str | None):
+    """eval's correction (None) or the rule "ONE[:POWER[:TRUST_K[:TRUST_POWER]]]"."""
+    from colorize import scribbles
+    return scribbles.Correction() if rule is None else scribbles.Correction.parse(rule)
+
+
 def _corrected(case: Case, rule: str | None = None) -> np.ndarray:
     """rule: None (eval's), or "ONE[:POWER[:TRUST_K[:TRUST_POWER]]]"
     (scribbles.Correction.parse)."""
     from colorize import scribbles
     if not case.marks.count:
         return case.automatic  # eval.py --marks: a photo without marks
-    correction = scribbles.Correction() if rule is None else scribbles.Correction.parse(rule)
-    return scribbles.colorize(case.rgb, case.marks, case.ab_small, correction)
+    return scribbles.colorize(case.rgb, case.marks, case.ab_small, _correction(rule))
 
 
 # The guided model of --guided, loaded once in each worker (_worker_init).
@@ -107,9 +112,8 @@ def _guided(case: Case, refine: bool, rule: str | None = None) -> np.ndarray:
     refining correction (None: eval's)."""
     from colorize import scribbles
     marks = case.marks if case.marks.count else None
-    correction = scribbles.Correction() if rule is None else scribbles.Correction.parse(rule)
     return scribbles.colorize_batch([case.rgb], [marks], _GUIDED, refine=refine,
-                                    correction=correction)[0]
+                                    correction=_correction(rule))[0]
 
 
 GUIDED_METHODS = ("guided", "guided+scribbles")
