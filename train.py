@@ -50,7 +50,7 @@ def main(argv):
 
 def _main(argv):
     del argv
-    from colorize import cluster, trainer
+    from colorize import cluster, shutdown, trainer
 
     try:
         trainer.train(build_config())
@@ -62,7 +62,7 @@ def _main(argv):
         return 1
     except cluster.WorkerLost as e:
         print(f"error: {e}", file=sys.stderr)
-        return 3
+        return shutdown.WORKER_LOST
     except trainer.Interrupted as e:
         print(f"interrupted: {e}", file=sys.stderr)
         return 128 + e.signum  # the shell's code for death by that signal: not a success

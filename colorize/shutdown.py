@@ -15,6 +15,10 @@ def uses_s3(*paths) -> bool:
     return any(str(p).startswith("s3://") for p in paths if p)
 
 
+# train.py's exit status when the cluster lost a worker.
+WORKER_LOST = 3
+
+
 def exit_now(status: int, *paths) -> int:
     """Exit the process with status, skipping the interpreter's and
     TensorFlow's teardown, once the entry point's work is written (files
@@ -27,8 +31,11 @@ def exit_now(status: int, *paths) -> int:
       finished run into a crash.
     Under a multi-worker cluster (TF_CONFIG set) without S3 the process
     exits normally: the coordination service shuts down at exit with the
-    other workers. Returns status only in that case."""
-    if os.environ.get("TF_CONFIG") and not uses_s3(*paths):
+    other workers. Returns status only in that case. Not after a lost
+    worker (WORKER_LOST): there is no cluster left to shut down with, and
+    a teardown beside a coordination service in its error state can only
+    add a crash (SIGABRT) after the clear message and status 3."""
+    if os.environ.get("TF_CONFIG") and not uses_s3(*paths) and status != WORKER_LOST:
         return status
     logging.shutdown()
     sys.stdout.flush()
