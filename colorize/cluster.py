@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import os
 import tempfile
-import weakref
 
 import tensorflow as tf
 
@@ -36,20 +35,8 @@ def make_strategy(kind: str, worker_timeout: int) -> tf.distribute.Strategy:
             "--strategy=multi_worker needs TF_CONFIG: the cluster's workers and this one's "
             "index, e.g. TF_CONFIG='{\"cluster\": {\"worker\": [\"host1:12345\", "
             "\"host2:12345\"]}, \"task\": {\"type\": \"worker\", \"index\": 0}}'")
-    # No timeout on the strategy's own collectives: TensorFlow arms each
-    # collective's timeout with a thread that sleeps for all of it
-    # (Env::SchedClosureAfter), so a 600 s timeout kept about 26 threads a
-    # step alive and a worker hit the machine's thread limit (pid_max
-    # 32768) within a minute of training. Only the between-call agreement
-    # (any_worker) waits with a timeout; a crashed worker is found sooner
-    # by its missed heartbeats.
-    strategy = tf.distribute.MultiWorkerMirroredStrategy()
-    _AGREEMENT_TIMEOUT[strategy] = worker_timeout
-    return strategy
-
-
-# Seconds any_worker waits for the other workers, per multi-worker strategy.
-_AGREEMENT_TIMEOUT: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+    options = tf.distribute.experimental.CommunicationOptions(timeout_seconds=worker_timeout)
+    return tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
 
 
 def num_workers(strategy: tf.distribute.Strategy) -> int:
@@ -71,16 +58,10 @@ def any_worker(strategy: tf.distribute.Strategy, flag: bool) -> bool:
 
 @functools.lru_cache(maxsize=None)
 def _sum_over_replicas(strategy: tf.distribute.Strategy):
-    options = tf.distribute.experimental.CommunicationOptions(
-        timeout_seconds=_AGREEMENT_TIMEOUT.get(strategy))
-
-    def sum_here(value):
-        return tf.distribute.get_replica_context().all_reduce(
-            tf.distribute.ReduceOp.SUM, tf.identity(value), options=options)
-
     @tf.function
     def total(value):
-        return strategy.experimental_local_results(strategy.run(sum_here, args=(value,)))[0]
+        per_replica = strategy.run(lambda: tf.identity(value))
+        return strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
     return total
 
 
