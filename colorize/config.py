@@ -313,10 +313,18 @@ def _before_hints(d: dict) -> dict:
     return {**added, **d}
 
 
+def _before_init_generator(d: dict) -> dict:
+    """Version 2 -> 3: --init_generator came in; older runs started from
+    random weights."""
+    return {"init_generator": None, **d}
+
+
 # config.json's version, and the migration from each older version to the
-# next. A change to the fields adds a version and its migration here.
-CONFIG_VERSION = 2
-MIGRATIONS = {0: _from_unversioned, 1: _before_hints}
+# next. A change to the fields adds a version and its migration here
+# (tests/test_trainer.py keeps the field list of the current version, so a
+# field added without one fails there, not in a user's older run).
+CONFIG_VERSION = 3
+MIGRATIONS = {0: _from_unversioned, 1: _before_hints, 2: _before_init_generator}
 
 
 # Through tf.io.gfile: a model_dir may be any URI TensorFlow's file systems

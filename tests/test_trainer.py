@@ -561,6 +561,34 @@ def test_config_json_migrates_old_versions_and_refuses_mismatches():
         TrainConfig.from_dict({**json.loads(cfg.to_json()), "version": 99})
 
 
+# TrainConfig's fields at config.json's current version. A new setting
+# changes this list and needs a new CONFIG_VERSION with a migration that
+# gives older runs its value, or every run trained before it stops loading
+# (eval --model_dir, resume, export): version 2 lacked init_generator.
+FIELDS_AT_VERSION = (3, {
+    "batch_size", "beta_1", "beta_2", "checkpoint_every", "classification_weight", "clip",
+    "critic_warmup_n", "critic_warmup_steps", "data", "data_weights", "gan", "gan_weight",
+    "generator", "gp_weight", "hint_max_patch", "hint_max_points", "hint_p", "hints",
+    "hints_at_output", "image_every", "image_size", "init_generator", "keep_checkpoints",
+    "l1_weight", "l2_weight", "log_every", "loss", "lr_d", "lr_decay_steps", "lr_g", "margin",
+    "max_steps", "model_dir", "n_critic", "optimizer", "precision", "rebalance", "seed",
+    "shuffle_buffer", "steps_per_loop", "strategy", "summary_every", "sync_bn", "temperature",
+    "upsample", "width", "worker_timeout"})
+
+
+def test_a_new_setting_comes_with_a_config_version_and_older_runs_still_load():
+    fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    version, recorded = FIELDS_AT_VERSION
+    assert (config_lib.CONFIG_VERSION, fields) == (version, recorded), (
+        "TrainConfig's fields changed: add a CONFIG_VERSION and its migration "
+        f"(added {sorted(fields - recorded)}, removed {sorted(recorded - fields)})")
+    # A version-2 run (before --init_generator) loads as one started from scratch.
+    old = json.loads(TrainConfig().to_json())
+    old["version"] = 2
+    del old["init_generator"]
+    assert TrainConfig.from_dict(old).init_generator is None
+
+
 @pytest.mark.parametrize("flags, message", [
     (dict(critic_warmup_n=0), "--critic_warmup_n must be >= 1"),
     (dict(critic_warmup_steps=-1), "--critic_warmup_steps must be >= 0"),
