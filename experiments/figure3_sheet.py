@@ -1,5 +1,5 @@
-"""The paper's Figure 3 as a sheet, on photos that may be published:
-scikit-image's photos and one scene per class of shared/data/scenes/val.
+"""The paper's Figure 3 as a sheet: scikit-image's photos, and one scene
+per class of shared/data/scenes/val on a second sheet kept out of git.
 
     python experiments/figure3_sheet.py [--column "LABEL=EVAL_OUTPUT_DIR" ...]
 
@@ -16,7 +16,10 @@ method is added by one flag: colorize that folder with it, e.g.
     python eval.py --saved_model=OTHER --input=experiments/work_colcol/figure3/input --output=OUT
     python experiments/figure3_sheet.py --column "Levin, scribbles=OUT"
 
-Writes experiments/sheets/figure3.png and prints its columns.
+Writes experiments/sheets/figure3.png (scikit-image's photos: they may be
+published) and WORK/figure3/scenes.png (the scene rows: the Intel scenes'
+licence is unclear, so they stay out of the repository), and prints the
+columns.
 """
 from __future__ import annotations
 
@@ -126,9 +129,12 @@ def main() -> int:
     columns = [(label, colorized(run, a.dataset, a.seed, work, inputs))
                for label, run in MODEL_COLUMNS] + a.column
 
-    draw(inputs, list(rows), columns, Path(a.out))
+    public = [rel for rel in rows if rel.startswith("skimage/")]
+    draw(inputs, public, columns, Path(a.out))
+    draw(inputs, [rel for rel in rows if rel not in public], columns, fig / "scenes.png")
     drawn = [label for label, _ in columns]
-    print(f"wrote {a.out}\ncolumns: {' | '.join(drawn)} | original\nrows: {', '.join(rows)}")
+    print(f"wrote {a.out} (rows: {', '.join(public)}) and {fig / 'scenes.png'} (the scenes)\n"
+          f"columns: {' | '.join(drawn)} | original")
     pending = [m for m in PENDING if not any(m.split()[0] in d for d in drawn)]
     if pending:
         print("not drawn yet (add with --column): " + "; ".join(pending))

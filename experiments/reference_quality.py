@@ -2,7 +2,7 @@
 of photos that share their colours, against gray and the automatic model.
 
     nice -n 10 python experiments/reference_quality.py [--every 5] [--scene_pairs 8]
-    python experiments/reference_quality.py --sheet   # experiments/sheets/reference.png
+    python experiments/reference_quality.py --sheet   # experiments/sheets/reference.png (+ WORK's scenes sheet)
 
 Pairs:
   split:  each photo of photos/val cut in two: its left 45 % is the
@@ -133,32 +133,38 @@ def split(photo: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return photo[:, :cut], photo[:, width - cut:]
 
 
-def sheet_pairs() -> list[tuple[str, np.ndarray, np.ndarray]]:
-    """scikit-image's photos split in two, then the first scenes pair of
-    each category: photos that may be published."""
+def skimage_pairs() -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """scikit-image's photos split in two: photos that may be published."""
     from skimage import data
 
-    pairs = [(name, *split(getattr(data, name)()[..., :3]))
-             for name in ("chelsea", "coffee", "astronaut", "rocket")]
-    return pairs + scene_pairs(1)
+    return [(name, *split(getattr(data, name)()[..., :3]))
+            for name in ("chelsea", "coffee", "astronaut", "rocket")]
 
 
-def write_sheet(network) -> None:
+def write_sheets(network) -> None:
+    """The committed sheet of skimage_pairs(), and the first scenes pair of
+    each category on a sheet under WORK (the Intel scenes' licence is
+    unclear: they stay out of the repository)."""
+    write_sheet(network, skimage_pairs(), SHEET)
+    write_sheet(network, scene_pairs(1), WORK / "reference_scenes.png")
+
+
+def write_sheet(network, pairs, out: Path) -> None:
     """reference | gray | automatic | reference | reference + prior |
-    original, one row per pair of sheet_pairs()."""
+    original, one row per (name, reference, target) of pairs."""
     panel = 128
 
     def fit(rgb):
         return imageio.to_unit_float(imageio.resize(imageio.center_crop_square(rgb), panel, panel))
 
-    pairs = sheet_pairs()
     rows = []
     for _, ref, target in pairs:
         results = variants(ref, target, network)
         rows.append([fit(ref), visualize.gray_of(fit(target)), fit(results["automatic"]),
                      fit(results["reference"]), fit(results["reference + prior"]), fit(target)])
-    imageio.write_image(SHEET, visualize.comparison_sheet(rows))
-    print(f"wrote {SHEET}: rows {', '.join(name for name, _, _ in pairs)}; columns "
+    out.parent.mkdir(parents=True, exist_ok=True)
+    imageio.write_image(out, visualize.comparison_sheet(rows))
+    print(f"wrote {out}: rows {', '.join(name for name, _, _ in pairs)}; columns "
           "reference | gray | automatic | reference | reference + prior | original")
 
 
@@ -173,7 +179,7 @@ def main():
         sys.exit(f"needs the photo sets in {DATA}")
     network = inference.shipped_model()
     if a.sheet:
-        return write_sheet(network)
+        return write_sheets(network)
     WORK.mkdir(parents=True, exist_ok=True)
     for name in a.sets:
         pairs = split_pairs(a.every) if name == "split" else scene_pairs(a.scene_pairs)
