@@ -152,16 +152,35 @@ def load_photos(data: Path, folders: list[str], every: int) -> list[tuple[str, n
     return photos
 
 
+def make_case(index: int, rgb, automatic, gray, ab_small, n: int) -> Case:
+    """Photo number index with its n simulated hints (seeded by (index, n),
+    so that every method and run sees the same hints)."""
+    from colorize import color, marks
+    lab = color.rgb_to_lab_np(rgb / 255.0)
+    seed = (index, n)
+    hints = marks.simulated_marks(lab, n, np.random.default_rng(seed))
+    return Case(rgb, lab, n, seed, hints, automatic, gray, ab_small)
+
+
+def network_outputs(photos: list[np.ndarray], model, gray_model):
+    """(automatic, gray, the network's ab) of each photo (uint8 [SIZE,
+    SIZE, 3]): the network in batches, as eval.py runs it."""
+    from colorize import inference, scribbles
+    for i in range(0, len(photos), 32):
+        chunk = photos[i:i + 32]
+        for auto, gray, ab in zip(inference.colorize_batch(chunk, model),
+                                  inference.colorize_batch(chunk, gray_model),
+                                  scribbles.network_ab(chunk, model)):
+            yield np.array(auto), np.array(gray), ab
+
+
 def _score_photo(job) -> dict:
-    from colorize import color, marks, metrics
+    from colorize import metrics
     index, name, rgb, automatic, gray, ab_small, n_hints, methods = job
     chosen = _methods(*methods)
-    lab = color.rgb_to_lab_np(rgb / 255.0)
     row = {"photo": name}
     for n in n_hints:
-        seed = (index, n)
-        hints = marks.simulated_marks(lab, n, np.random.default_rng(seed))
-        case = Case(rgb, lab, n, seed, hints, automatic, gray, ab_small)
+        case = make_case(index, rgb, automatic, gray, ab_small, n)
         for method, fn in chosen.items():
             row[f"{method}/{n}"] = metrics.psnr(fn(case), rgb)
     return row
@@ -229,14 +248,9 @@ def main() -> int:
     model = (inference.saved_model(a.saved_model) if a.saved_model
              else inference.shipped_model(with_guided=False))  # --guided is its own column
     gray_model = inference.gray_model()
-    jobs = []
-    for i in range(0, len(photos), 32):  # the network in batches, as eval.py runs it
-        chunk = [rgb for _, rgb in photos[i:i + 32]]
-        for j, (auto, gray, ab) in enumerate(zip(inference.colorize_batch(chunk, model),
-                                                 inference.colorize_batch(chunk, gray_model),
-                                                 scribbles.network_ab(chunk, model))):
-            name, rgb = photos[i + j]
-            jobs.append((i + j, name, rgb, np.array(auto), np.array(gray), ab, n_hints, methods))
+    outputs = network_outputs([rgb for _, rgb in photos], model, gray_model)
+    jobs = [(i, name, rgb, auto, gray, ab, n_hints, methods)
+            for i, ((name, rgb), (auto, gray, ab)) in enumerate(zip(photos, outputs))]
     ctx = multiprocessing.get_context("spawn")
     with ctx.Pool(a.workers, initializer=_worker_init, initargs=(a.guided,)) as pool:
         rows = list(tqdm(pool.imap(_score_photo, jobs), total=len(jobs), unit="photo",
