@@ -2,13 +2,18 @@
 TF_CONFIG, which worker writes, and what a lost worker raises."""
 from __future__ import annotations
 
+import contextlib
 import functools
+import logging
 import os
+import sys
 import tempfile
+import threading
+import time
 
 import tensorflow as tf
 
-from colorize import config as config_lib, models
+from colorize import config as config_lib, models, shutdown
 
 
 class WorkerLost(RuntimeError):
@@ -18,16 +23,23 @@ class WorkerLost(RuntimeError):
 
 
 # What TensorFlow raises in the survivors when a worker is gone: its missed
-# heartbeats (UNAVAILABLE) or a collective past --worker_timeout.
+# heartbeats (UNAVAILABLE) or an aborted collective.
 LOST_WORKER_ERRORS = (tf.errors.UnavailableError, tf.errors.DeadlineExceededError,
                        tf.errors.AbortedError)
 
 
-def make_strategy(kind: str, worker_timeout: int) -> tf.distribute.Strategy:
+def make_strategy(kind: str) -> tf.distribute.Strategy:
     """--strategy: MirroredStrategy over the local devices, or
     MultiWorkerMirroredStrategy over the cluster in TF_CONFIG (as TensorFlow
     documents it: a cluster manager that sets TF_CONFIG runs train.py
-    unchanged), whose collectives give up after worker_timeout seconds."""
+    unchanged).
+
+    The strategy's collectives get no timeout (CommunicationOptions'
+    timeout_seconds): TensorFlow arms each collective's timeout with a
+    thread that sleeps for all of it, so a 600 s timeout kept about 26
+    threads a step alive and a worker reached the machine's thread limit
+    (pid_max 32768) within a minute of training. --worker_timeout is
+    enforced on the host instead (Watchdog)."""
     if kind == "mirrored":
         return tf.distribute.MirroredStrategy()
     if not os.environ.get("TF_CONFIG"):
@@ -35,8 +47,80 @@ def make_strategy(kind: str, worker_timeout: int) -> tf.distribute.Strategy:
             "--strategy=multi_worker needs TF_CONFIG: the cluster's workers and this one's "
             "index, e.g. TF_CONFIG='{\"cluster\": {\"worker\": [\"host1:12345\", "
             "\"host2:12345\"]}, \"task\": {\"type\": \"worker\", \"index\": 0}}'")
-    options = tf.distribute.experimental.CommunicationOptions(timeout_seconds=worker_timeout)
-    return tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
+    return tf.distribute.MultiWorkerMirroredStrategy()
+
+
+def watchdog(strategy: tf.distribute.Strategy, timeout: float, model_dir: str):
+    """A Watchdog over a multi-worker cluster's calls; on one machine, one
+    that watches nothing (no other worker to wait for)."""
+    if num_workers(strategy) == 1:
+        return _Unwatched()
+    return Watchdog(timeout, model_dir)
+
+
+class _Unwatched:
+    def watch(self, what: str):
+        return contextlib.nullcontext()
+
+
+def lost_worker_message(cause_text: str, model_dir: str) -> str:
+    return (f"the cluster lost a worker ({cause_text}). The last checkpoint is "
+            f"{tf.train.latest_checkpoint(model_dir) or 'none'}: start every worker again "
+            "with the same command to resume from it")
+
+
+class Watchdog:
+    """--worker_timeout on the host: a call into the cluster (a compiled
+    training call, the agreement between calls) that has not returned
+    after timeout seconds ends the process with the lost-worker message and
+    exit status 3. A blocked collective cannot be interrupted from Python,
+    hence the exit from a second thread; nothing is lost that a resume
+    needs (checkpoints are written between calls, synchronously).
+
+    One thread for the whole run, waiting on a condition: unlike
+    TensorFlow's per-collective timeouts, it does not add threads per step.
+    A crashed worker is found sooner, by its missed heartbeats."""
+
+    def __init__(self, timeout: float, model_dir: str, expire=None):
+        self._timeout, self._model_dir = timeout, model_dir
+        self._expire = expire or self._exit
+        self._deadline: float | None = None
+        self._what = ""
+        self._cond = threading.Condition()
+        threading.Thread(target=self._run, name="colorize-watchdog", daemon=True).start()
+
+    @contextlib.contextmanager
+    def watch(self, what: str):
+        with self._cond:
+            self._deadline, self._what = time.monotonic() + self._timeout, what
+            self._cond.notify()
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._deadline = None
+
+    def _run(self) -> None:
+        with self._cond:
+            while True:
+                if self._deadline is None:
+                    self._cond.wait()
+                    continue
+                left = self._deadline - time.monotonic()
+                if left > 0:
+                    self._cond.wait(left)
+                    continue
+                break
+            what = self._what
+        self._expire(what)
+
+    def _exit(self, what: str) -> None:
+        print("error: " + lost_worker_message(
+            f"{what} did not finish within --worker_timeout={self._timeout:g} s: a worker is "
+            "stuck or unreachable", self._model_dir), file=sys.stderr)
+        logging.shutdown()
+        sys.stderr.flush()
+        os._exit(shutdown.WORKER_LOST)
 
 
 def num_workers(strategy: tf.distribute.Strategy) -> int:

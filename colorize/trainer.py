@@ -385,7 +385,7 @@ def train(cfg: config_lib.TrainConfig, strategy: tf.distribute.Strategy | None =
     """Train to cfg.max_steps (resuming from model_dir); returns the last metrics."""
     # The strategy first: MultiWorkerMirroredStrategy must be set up before
     # TensorFlow runs anything (prepare reads the shards).
-    strategy = strategy or cluster.make_strategy(cfg.strategy, cfg.worker_timeout)
+    strategy = strategy or cluster.make_strategy(cfg.strategy)
     cfg = dataclasses.replace(cfg, precision=cluster.agreed_precision(strategy, cfg.precision))
     cfg, train_pattern, grid_pattern = prepare(cfg)
     replicas = strategy.num_replicas_in_sync
@@ -399,10 +399,7 @@ def train(cfg: config_lib.TrainConfig, strategy: tf.distribute.Strategy | None =
     except cluster.LOST_WORKER_ERRORS as e:
         if cluster.num_workers(strategy) == 1:
             raise
-        raise cluster.WorkerLost(
-            f"the cluster lost a worker ({cluster.cause(e)}). The last checkpoint is "
-            f"{tf.train.latest_checkpoint(cfg.model_dir) or 'none'}: start every worker again "
-            "with the same command to resume from it") from e
+        raise cluster.WorkerLost(cluster.lost_worker_message(cluster.cause(e), cfg.model_dir)) from e
     finally:
         if not trainer.chief and tf.io.gfile.exists(trainer.write_dir):
             tf.io.gfile.rmtree(trainer.write_dir)
@@ -454,17 +451,23 @@ def _train(cfg, trainer: Trainer, train_pattern: str, grid_pattern: str) -> dict
               else (*summaries.D_METRICS, "adv_share"))
 
     metrics, progress, since_summary = {}, None, summaries.StepMean()
+    # --worker_timeout: every call that waits for the other workers.
+    watchdog = cluster.watchdog(strategy, cfg.worker_timeout, cfg.model_dir)
     # Everything up to the last save happens under the signal handlers: a
     # signal at any point is a request to checkpoint and stop.
     with signals.StopRequest() as stop:
-        while step < cfg.max_steps and not cluster.any_worker(strategy, stop.signum is not None):
+        def stopping() -> bool:  # asked by every worker between calls
+            with watchdog.watch("the workers' agreement between training calls"):
+                return cluster.any_worker(strategy, stop.signum is not None)
+
+        while step < cfg.max_steps and not stopping():
             steps = steps_to_next_event(step, cfg)
             # The classification loss runs XLA kernels: their start-up notices go.
             with (quiet.without_xla_startup_lines() if cfg.classifies and progress is None
-                  else contextlib.nullcontext()):
+                  else contextlib.nullcontext()), watchdog.watch(f"the training call at step {step}"):
                 metrics = trainer.train_step(iterator, tf.constant(steps))
-            # The host's one wait per call; means over the call's steps.
-            metrics = {k: float(v) for k, v in metrics.items() if k not in hidden}
+                # The host's one wait per call; means over the call's steps.
+                metrics = {k: float(v) for k, v in metrics.items() if k not in hidden}
             step += steps
             if not all(math.isfinite(v) for v in metrics.values()):
                 bad = ", ".join(f"{k}={v}" for k, v in metrics.items() if not math.isfinite(v))

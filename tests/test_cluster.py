@@ -121,15 +121,24 @@ def test_two_workers_equal_one_process_and_resume(shards, tmp_path):
     assert list((tmp_path / "tmp0").iterdir()) == []
 
 
+def threads(pid):
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(status.split("Threads:")[1].split()[0])
+
+
 def test_a_dead_worker_stops_the_other_with_a_clear_message(shards, tmp_path):
     model_dir = tmp_path / "run"
     procs = start_workers(shards, model_dir, 100_000, tmp_path)
     try:
         deadline = time.monotonic() + 240
-        while not (model_dir / "ckpt-2.index").exists():  # both are training
+        while not (model_dir / "ckpt-20.index").exists():  # both are training
             assert time.monotonic() < deadline, "no checkpoint from the cluster"
             expect_running(procs)
             time.sleep(0.5)
+        # A worker's threads stay bounded: with a timeout on the strategy's
+        # collectives TensorFlow kept a sleeping thread per collective for
+        # all of it (4,495 threads by step 20, and the PID limit before 100).
+        assert max(threads(p.pid) for p in procs) < 1000
         procs[1].send_signal(signal.SIGKILL)
         start = time.monotonic()
         _, err = procs[0].communicate(timeout=180)
@@ -165,3 +174,36 @@ def test_sigterm_to_one_worker_stops_the_cluster_at_one_checkpoint(shards, tmp_p
     assert len(saved) == 1 and "interrupted: SIGTERM at step" in results[1][1]
     step = int(saved[0].name.split("-")[1].split(".")[0])
     assert f"at step {step}:" in results[0][1] and f"at step {step}:" in results[1][1]
+
+
+def test_the_watchdog_ends_a_call_that_outlives_worker_timeout_with_one_thread():
+    """--worker_timeout on the host: a call that returns in time is let be;
+    one that does not is reported (train.py's watchdog exits with status 3
+    and the lost-worker message); watching many calls adds no thread."""
+    from colorize import cluster
+    import threading
+
+    expired = []
+    before = threading.active_count()
+    dog = cluster.Watchdog(0.3, "unused", expire=expired.append)
+    for step in range(200):  # calls that return in time
+        with dog.watch(f"call {step}"):
+            pass
+    assert threading.active_count() == before + 1 and expired == []
+    with dog.watch("the stuck call"):
+        time.sleep(1.0)
+    assert expired == ["the stuck call"]
+
+
+def test_the_watchdogs_message_names_the_timeout_and_the_checkpoint(tmp_path):
+    """What a stuck cluster prints before exiting 3 (run in a child: the
+    watchdog ends the process)."""
+    code = ("import time; from colorize import cluster; "
+            f"dog = cluster.Watchdog(0.5, {str(tmp_path)!r})\n"
+            "with dog.watch('the training call at step 40'):\n    time.sleep(30)")
+    proc = subprocess.run([sys.executable, "-c", code], env=env_for(tmp_path / "tmp"),
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 3
+    assert ("the cluster lost a worker (the training call at step 40 did not finish within "
+            "--worker_timeout=0.5 s" in proc.stderr)
+    assert "The last checkpoint is none: start every worker again" in proc.stderr
