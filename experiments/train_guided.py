@@ -77,6 +77,8 @@ def main() -> int:
     p.add_argument("--hint_p", type=float, default=1 / 8, help="train.py's --hint_p")
     p.add_argument("--hint_max_patch", type=int, default=9, help="train.py's --hint_max_patch")
     p.add_argument("--lr_decay_steps", type=int, default=0)
+    p.add_argument("--lr_g", type=float, default=None,
+                   help="train.py's --lr_g (default: the variant's, 1e-4 for L1 alone)")
     p.add_argument("--init_generator", default=str(REPO / "colorize" / "pretrained" / "general"),
                    help="train.py's --init_generator: the shipped model, hint inputs at zero "
                         "('' starts from scratch)")
@@ -108,6 +110,7 @@ def main() -> int:
         f"--generator={a.generator}", f"--gan={a.gan}",
         f"--loss={a.loss}", f"--data={','.join(shard_dirs)}", f"--data_weights={a.weights}",
         f"--lr_decay_steps={a.lr_decay_steps}", f"--model_dir={model_dir}",
+        *([f"--lr_g={a.lr_g}"] if a.lr_g else []),
         f"--max_steps={a.steps}", f"--batch_size={a.batch_size}", f"--width={a.width}",
         f"--image_size={a.size}", f"--seed={a.seed}", "--log_every=50", "--image_every=1000",
         "--checkpoint_every=500"], train_log)
