@@ -59,7 +59,7 @@ def watchdog(strategy: tf.distribute.Strategy, timeout: float, model_dir: str):
 
 
 class _Unwatched:
-    def watch(self, what: str):
+    def watch(self, what: str, computes: bool = False):
         return contextlib.nullcontext()
 
 
@@ -71,34 +71,48 @@ def lost_worker_message(cause_text: str, model_dir: str) -> str:
 
 class Watchdog:
     """--worker_timeout on the host: a call into the cluster (a compiled
-    training call, the agreement between calls) that has not returned
-    after timeout seconds ends the process with the lost-worker message and
-    exit status 3. A blocked collective cannot be interrupted from Python,
-    hence the exit from a second thread; nothing is lost that a resume
-    needs (checkpoints are written between calls, synchronously).
+    training call, the agreement between calls) that has waited more than
+    timeout seconds for the other workers ends the process with the
+    lost-worker message and exit status 3. A blocked collective cannot be
+    interrupted from Python, hence the exit from a second thread; nothing
+    is lost that a resume needs (checkpoints are written between calls,
+    synchronously).
 
-    One thread for the whole run, waiting on a condition: unlike
-    TensorFlow's per-collective timeouts, it does not add threads per step.
-    A crashed worker is found sooner, by its missed heartbeats."""
+    A training call also computes, so it is allowed timeout seconds on top
+    of twice the slowest training call so far; the first one, which also
+    traces and compiles, on top of twice the timeout. One thread for the
+    whole run, waiting on a condition: unlike TensorFlow's per-collective
+    timeouts, it adds no thread per step. A crashed worker is found sooner,
+    by its missed heartbeats."""
 
     def __init__(self, timeout: float, model_dir: str, expire=None):
         self._timeout, self._model_dir = timeout, model_dir
         self._expire = expire or self._exit
+        self._slowest: float | None = None  # the slowest training call so far, seconds
         self._deadline: float | None = None
-        self._what = ""
+        self._what, self._allowed = "", 0.0
         self._cond = threading.Condition()
         threading.Thread(target=self._run, name="colorize-watchdog", daemon=True).start()
 
     @contextlib.contextmanager
-    def watch(self, what: str):
+    def watch(self, what: str, computes: bool = False):
+        """Watch the block's wait for the cluster; computes: it is a training
+        call, allowed its compute time as well."""
+        compute = 0.0
+        if computes:
+            compute = 2 * (self._timeout if self._slowest is None else self._slowest)
+        start = time.monotonic()
         with self._cond:
-            self._deadline, self._what = time.monotonic() + self._timeout, what
+            self._what, self._allowed = what, self._timeout + compute
+            self._deadline = start + self._allowed
             self._cond.notify()
         try:
             yield
         finally:
             with self._cond:
                 self._deadline = None
+            if computes:
+                self._slowest = max(self._slowest or 0.0, time.monotonic() - start)
 
     def _run(self) -> None:
         with self._cond:
@@ -110,14 +124,13 @@ class Watchdog:
                 if left > 0:
                     self._cond.wait(left)
                     continue
-                break
-            what = self._what
-        self._expire(what)
+                self._deadline = None  # reported once (the default report exits)
+                self._expire(self._what, self._allowed)
 
-    def _exit(self, what: str) -> None:
+    def _exit(self, what: str, allowed: float) -> None:
         print("error: " + lost_worker_message(
-            f"{what} did not finish within --worker_timeout={self._timeout:g} s: a worker is "
-            "stuck or unreachable", self._model_dir), file=sys.stderr)
+            f"{what} did not finish within {allowed:g} s (--worker_timeout={self._timeout:g} s "
+            "of waiting): a worker is stuck or unreachable", self._model_dir), file=sys.stderr)
         logging.shutdown()
         sys.stderr.flush()
         os._exit(shutdown.WORKER_LOST)

@@ -125,9 +125,9 @@ class TrainConfig:
         "MultiWorkerMirroredStrategy over the cluster that TF_CONFIG describes (start the same "
         "command on every worker).", STRATEGIES)
     worker_timeout: int = setting(
-        600, "multi_worker: seconds a training call (or the agreement between calls) may wait "
-        "for the other workers before the run stops with exit status 3 (a crashed worker is "
-        "found sooner, by its missed heartbeats).")
+        600, "multi_worker: seconds a worker may wait for the others before the run stops with "
+        "exit status 3: in the agreement between training calls, or in a call beyond twice the "
+        "slowest call so far (a crashed worker is found sooner, by its missed heartbeats).")
     precision: str = setting(
         "auto", "Compute precision: mixed_bfloat16 (bfloat16 convolutions; float32 variables, "
         "losses and optimizer state) or float32. auto: mixed_bfloat16 where the CPU has "

@@ -463,8 +463,9 @@ def _train(cfg, trainer: Trainer, train_pattern: str, grid_pattern: str) -> dict
         while step < cfg.max_steps and not stopping():
             steps = steps_to_next_event(step, cfg)
             # The classification loss runs XLA kernels: their start-up notices go.
-            with (quiet.without_xla_startup_lines() if cfg.classifies and progress is None
-                  else contextlib.nullcontext()), watchdog.watch(f"the training call at step {step}"):
+            startup = (quiet.without_xla_startup_lines() if cfg.classifies and progress is None
+                       else contextlib.nullcontext())
+            with startup, watchdog.watch(f"the training call at step {step}", computes=True):
                 metrics = trainer.train_step(iterator, tf.constant(steps))
                 # The host's one wait per call; means over the call's steps.
                 metrics = {k: float(v) for k, v in metrics.items() if k not in hidden}

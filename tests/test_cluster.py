@@ -183,23 +183,33 @@ def test_sigterm_to_one_worker_stops_the_cluster_at_one_checkpoint(shards, tmp_p
     assert f"at step {step}:" in results[0][1] and f"at step {step}:" in results[1][1]
 
 
-def test_the_watchdog_ends_a_call_that_outlives_worker_timeout_with_one_thread():
+def test_the_watchdog_ends_a_call_that_waits_past_worker_timeout_with_one_thread():
     """--worker_timeout on the host: a call that returns in time is let be;
     one that does not is reported (train.py's watchdog exits with status 3
-    and the lost-worker message); watching many calls adds no thread."""
+    and the lost-worker message); a training call is allowed twice its
+    slowest predecessor on top; watching many calls adds no thread."""
     from colorize import cluster
     import threading
 
     expired = []
     before = threading.active_count()
-    dog = cluster.Watchdog(0.3, "unused", expire=expired.append)
+    dog = cluster.Watchdog(0.5, "unused", expire=lambda what, allowed: expired.append(
+        (what, round(allowed, 1))))
     for step in range(200):  # calls that return in time
         with dog.watch(f"call {step}"):
             pass
     assert threading.active_count() == before + 1 and expired == []
-    with dog.watch("the stuck call"):
+    with dog.watch("the first training call", computes=True):  # allowed 0.5 + 2 x 0.5
+        time.sleep(0.5)
+    with dog.watch("a training call", computes=True):  # allowed 0.5 + 2 x 0.5
         time.sleep(1.0)
-    assert expired == ["the stuck call"]
+    assert expired == []
+    with dog.watch("the stuck agreement"):
+        time.sleep(1.0)
+    assert expired == [("the stuck agreement", 0.5)]
+    with dog.watch("a stuck training call", computes=True):  # allowed 0.5 + 2 x 1.0
+        time.sleep(3.0)
+    assert expired[1] == ("a stuck training call", 2.5)
 
 
 def test_the_watchdogs_message_names_the_timeout_and_the_checkpoint(tmp_path):
@@ -207,10 +217,10 @@ def test_the_watchdogs_message_names_the_timeout_and_the_checkpoint(tmp_path):
     watchdog ends the process)."""
     code = ("import time; from colorize import cluster; "
             f"dog = cluster.Watchdog(0.5, {str(tmp_path)!r})\n"
-            "with dog.watch('the training call at step 40'):\n    time.sleep(30)")
+            "with dog.watch('the agreement between training calls'):\n    time.sleep(30)")
     proc = subprocess.run([sys.executable, "-c", code], env=env_for(tmp_path / "tmp"),
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 3
-    assert ("the cluster lost a worker (the training call at step 40 did not finish within "
-            "--worker_timeout=0.5 s" in proc.stderr)
+    assert ("the cluster lost a worker (the agreement between training calls did not finish "
+            "within 0.5 s (--worker_timeout=0.5 s of waiting): a worker is stuck" in proc.stderr)
     assert "The last checkpoint is none: start every worker again" in proc.stderr
