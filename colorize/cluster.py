@@ -115,17 +115,14 @@ class Watchdog:
                 self._slowest = max(self._slowest or 0.0, time.monotonic() - start)
 
     def _run(self) -> None:
-        with self._cond:
-            while True:
-                if self._deadline is None:
-                    self._cond.wait()
-                    continue
-                left = self._deadline - time.monotonic()
-                if left > 0:
-                    self._cond.wait(left)
-                    continue
+        while True:
+            with self._cond:
+                while self._deadline is None or time.monotonic() < self._deadline:
+                    self._cond.wait(None if self._deadline is None
+                                    else self._deadline - time.monotonic())
                 self._deadline = None  # reported once (the default report exits)
-                self._expire(self._what, self._allowed)
+                what, allowed = self._what, self._allowed
+            self._expire(what, allowed)
 
     def _exit(self, what: str, allowed: float) -> None:
         print("error: " + lost_worker_message(

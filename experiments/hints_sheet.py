@@ -74,7 +74,7 @@ def main() -> int:
     a = p.parse_args()
     methods = list(COLUMNS)
     if a.guided:
-        sweep._worker_init(a.guided)
+        sweep.load_guided(a.guided)
         methods += sweep.GUIDED_METHODS
     n_hints = [int(n) for n in a.n_hints.split(",")]
     shown = photos()

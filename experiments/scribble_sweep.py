@@ -102,7 +102,7 @@ def _corrected(case: Case, rule: str | None = None) -> np.ndarray:
     return scribbles.colorize(case.rgb, case.marks, case.ab_small, _correction(rule))
 
 
-# The guided model of --guided, loaded once in each worker (_worker_init).
+# The guided model of --guided, loaded once in each worker (load_guided).
 _GUIDED = None
 
 
@@ -186,16 +186,21 @@ def _score_photo(job) -> dict:
     return row
 
 
+def load_guided(path: str) -> None:
+    """Load the guided SavedModel that the guided methods run."""
+    from colorize import inference
+    global _GUIDED
+    _GUIDED = inference.saved_model(path)
+    if not _GUIDED.guided:
+        raise SystemExit(f"--guided={path} takes no hints (not trained with --hints)")
+
+
 def _worker_init(guided: str | None = None):
     from colorize import quiet  # noqa: F401 - TF's start-up lines, once per worker
     import tensorflow as tf
     tf.config.threading.set_intra_op_parallelism_threads(1)
     if guided:
-        from colorize import inference
-        global _GUIDED
-        _GUIDED = inference.saved_model(guided)
-        if not _GUIDED.guided:
-            raise SystemExit(f"--guided={guided} takes no hints (not trained with --hints)")
+        load_guided(guided)
 
 
 def main() -> int:
