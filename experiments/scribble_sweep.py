@@ -17,9 +17,10 @@ RESULTS.md: Levin in YIQ (the authors' colour space), Levin with the
 least-squares normal equations, and the correction at other shifts. With
 --guided (a SavedModel of a run trained with --hints): the guided network
 with the hints as its input (eval.py --marks --norefine: "guided") and its
-colours corrected by the same hints (eval.py --marks: "guided+scribbles").
-Every
-photo's hints are drawn from a seed of its index and N, so methods and
+colours corrected by the same hints (eval.py --marks: "guided+scribbles"),
+and on request (--methods) the correction of a base mixing the two
+networks (GUIDED_EXTRA). --blends adds the mean of methods' colours
+(e.g. levin|model+scribbles). Every photo's hints are drawn from a seed of its index and N, so methods and
 runs see the same hints. Writes sweep.json (per photo) and prints the table
 of means per folder.
 """
@@ -116,10 +117,42 @@ def _guided(case: Case, refine: bool, rule: str | None = None) -> np.ndarray:
                                     correction=_correction(rule))[0]
 
 
+def _guided_ab(case: Case, hinted: bool = True) -> np.ndarray:
+    """The guided network's ab for the photo, with its hints or none."""
+    from colorize import inference
+    marks = [case.marks] if hinted and case.marks.count else None
+    return np.asarray(inference.network_ab([case.rgb], _GUIDED, marks))[0]
+
+
+def _corrected_base(case: Case, base: np.ndarray) -> np.ndarray:
+    """eval's correction of another network ab than the general model's."""
+    from colorize import scribbles
+    if not case.marks.count:
+        return case.automatic
+    return scribbles.colorize(case.rgb, case.marks, base)
+
+
+def _blend(case: Case, names: list[str]) -> np.ndarray:
+    """The mean of the named methods' ab on the photo's own L."""
+    from colorize import color, imageio
+    lab = np.mean([color.rgb_to_lab_np(METHODS[n](case) / 255.0) for n in names], axis=0)
+    lab[..., 0] = case.lab[..., 0]
+    return imageio.to_uint8(color.lab_to_rgb_np(lab))
+
+
 GUIDED_METHODS = ("guided", "guided+scribbles")
+# Two more ways to use a guided net with the general model, measured in
+# RESULTS.md ("Guided generators"): the base the marks correct is the
+# general model's ab plus what the hints change in the guided net's, or the
+# mean of the two networks' ab (the correction is linear in its base, so
+# this is the mean of model+scribbles and guided+scribbles).
+GUIDED_EXTRA = ("guided-effect+scribbles", "mean+scribbles")
 METHODS = {
     "guided": lambda case: _guided(case, refine=False),
     "guided+scribbles": lambda case: _guided(case, refine=True),
+    "guided-effect+scribbles": lambda case: _corrected_base(
+        case, case.ab_small + _guided_ab(case) - _guided_ab(case, hinted=False)),
+    "mean+scribbles": lambda case: _corrected_base(case, (case.ab_small + _guided_ab(case)) / 2),
     "gray": lambda case: case.gray,
     "automatic": lambda case: case.automatic,
     "levin": _levin,
@@ -129,8 +162,11 @@ METHODS = {
 }
 
 
-def _methods(names: list[str], shifts: list[str], guided_rules: list[str]) -> dict:
+def _methods(names: list[str], shifts: list[str], guided_rules: list[str],
+             blends: list[str] = ()) -> dict:
     chosen = {name: METHODS[name] for name in names}
+    for blend in blends:
+        chosen[blend] = (lambda b: lambda case: _blend(case, b.split("|")))(blend)
     for shift in shifts:
         chosen[f"model+scribbles@{shift}"] = (lambda s: lambda case: _corrected(case, s))(shift)
     for rule in guided_rules:
@@ -218,6 +254,8 @@ def main() -> int:
                    "adds the columns " + " and ".join(GUIDED_METHODS))
     p.add_argument("--guided_shifts", default="", help="extra guided+scribbles columns with "
                    "these corrections (as --shifts)")
+    p.add_argument("--blends", default="", help="extra columns, each the mean ab of methods "
+                   "joined by |, e.g. levin|model+scribbles")
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--out", required=True)
     p.add_argument("--table", action="store_true", help="print the table of --out's sweep.json")
@@ -238,13 +276,16 @@ def main() -> int:
     n_hints = [int(n) for n in a.n_hints.split(",")]
     methods = ([m for m in a.methods.split(",") if m],
                [s for s in a.shifts.split(",") if s],
-               [s for s in a.guided_shifts.split(",") if s])
+               [s for s in a.guided_shifts.split(",") if s],
+               [b for b in a.blends.split(",") if b])
     if a.guided:
         methods[0].extend(m for m in GUIDED_METHODS if m not in methods[0])
-    elif any(m in GUIDED_METHODS for m in methods[0]) or methods[2]:
-        print(f"{', '.join(GUIDED_METHODS)} and --guided_shifts need --guided", file=sys.stderr)
+    named = methods[0] + [m for b in methods[3] for m in b.split("|")]
+    if not a.guided and (any(m in GUIDED_METHODS + GUIDED_EXTRA for m in named) or methods[2]):
+        print(f"{', '.join(GUIDED_METHODS + GUIDED_EXTRA)} and --guided_shifts need --guided",
+              file=sys.stderr)
         return 2
-    unknown = [m for m in methods[0] if m not in METHODS]
+    unknown = [m for m in named if m not in METHODS]
     if unknown:
         print(f"unknown methods {unknown}; known: {sorted(METHODS)}", file=sys.stderr)
         return 2
