@@ -20,9 +20,9 @@ with the hints as its input (eval.py --marks --norefine: "guided") and its
 colours corrected by the same hints (eval.py --marks: "guided+scribbles"),
 and on request (--methods) the correction of a base mixing the two
 networks (GUIDED_EXTRA). --blends adds the mean of methods' colours
-(e.g. levin|model+scribbles). Every photo's hints are drawn from a seed of its index and N, so methods and
-runs see the same hints. Writes sweep.json (per photo) and prints the table
-of means per folder.
+(e.g. levin|model+scribbles). Every photo's hints are drawn from a seed
+of its index and N, so methods and runs see the same hints. Writes
+sweep.json (per photo) and prints the table of means per folder.
 """
 from __future__ import annotations
 
@@ -118,10 +118,15 @@ def _guided(case: Case, refine: bool, rule: str | None = None) -> np.ndarray:
 
 
 def _guided_ab(case: Case, hinted: bool = True) -> np.ndarray:
-    """The guided network's ab for the photo, with its hints or none."""
+    """The guided network's ab for the photo, with its hints or none, to
+    mix with the general model's (case.ab_small): both at one size."""
     from colorize import inference
     marks = [case.marks] if hinted and case.marks.count else None
-    return np.asarray(inference.network_ab([case.rgb], _GUIDED, marks))[0]
+    ab = np.asarray(inference.network_ab([case.rgb], _GUIDED, marks))[0]
+    if ab.shape != case.ab_small.shape:
+        raise ValueError(f"the guided model renders at {ab.shape[0]} px and the general model at "
+                         f"{case.ab_small.shape[0]}: mixing their ab needs one size")
+    return ab
 
 
 def _corrected_base(case: Case, base: np.ndarray) -> np.ndarray:

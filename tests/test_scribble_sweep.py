@@ -77,6 +77,14 @@ def test_a_blend_averages_ab_on_the_photos_own_lightness(case, monkeypatch):
     assert np.abs(lightness - case.lab[..., 0]).max() < 0.6
 
 
+def test_a_guided_model_of_another_size_is_refused_for_mixing(case, monkeypatch):
+    small = stand_in_guided(follow=1.0)
+    small.render_size = SIZE // 2
+    monkeypatch.setattr(scribble_sweep, "_GUIDED", small)
+    with pytest.raises(ValueError, match="renders at 16 px and the general model at 32"):
+        scribble_sweep.METHODS["mean+scribbles"](case)
+
+
 def test_guided_mixtures_and_their_blends_need_a_guided_model(tmp_path, monkeypatch, capsys):
     for argv in (["--methods=mean+scribbles"], ["--blends=levin|guided-effect+scribbles"]):
         monkeypatch.setattr(sys, "argv", ["scribble_sweep.py", f"--data={tmp_path}",
