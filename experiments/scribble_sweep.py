@@ -57,6 +57,9 @@ class Case:
     automatic: np.ndarray  # eval.py's output without marks (uint8)
     gray: np.ndarray  # L alone (uint8)
     ab_small: np.ndarray  # the network's ab for the photo
+    # Methods' results for this case: a blend reuses its columns' (a Levin
+    # solve each) instead of solving again.
+    outputs: dict = dataclasses.field(default_factory=dict, repr=False)
 
 
 def _levin(case: Case, least_squares: bool = False) -> np.ndarray:
@@ -137,10 +140,17 @@ def _corrected_base(case: Case, base: np.ndarray) -> np.ndarray:
     return scribbles.colorize(case.rgb, case.marks, base)
 
 
+def _output(case: Case, name: str) -> np.ndarray:
+    """METHODS[name]'s result for the case, computed once."""
+    if name not in case.outputs:
+        case.outputs[name] = METHODS[name](case)
+    return case.outputs[name]
+
+
 def _blend(case: Case, names: list[str]) -> np.ndarray:
     """The mean of the named methods' ab on the photo's own L."""
     from colorize import color, imageio
-    lab = np.mean([color.rgb_to_lab_np(METHODS[n](case) / 255.0) for n in names], axis=0)
+    lab = np.mean([color.rgb_to_lab_np(_output(case, n) / 255.0) for n in names], axis=0)
     lab[..., 0] = case.lab[..., 0]
     return imageio.to_uint8(color.lab_to_rgb_np(lab))
 
@@ -170,13 +180,13 @@ METHODS = {
 def _methods(names: list[str], shifts: list[str], guided_rules: list[str],
              blends: list[str] = ()) -> dict:
     chosen = {name: METHODS[name] for name in names}
-    for blend in blends:
-        chosen[blend] = (lambda b: lambda case: _blend(case, b.split("|")))(blend)
     for shift in shifts:
         chosen[f"model+scribbles@{shift}"] = (lambda s: lambda case: _corrected(case, s))(shift)
     for rule in guided_rules:
         chosen[f"guided+scribbles@{rule}"] = (
             lambda r: lambda case: _guided(case, refine=True, rule=r))(rule)
+    for blend in blends:
+        chosen[blend] = (lambda b: lambda case: _blend(case, b.split("|")))(blend)
     return chosen
 
 
@@ -222,8 +232,10 @@ def _score_photo(job) -> dict:
     row = {"photo": name}
     for n in n_hints:
         case = make_case(index, rgb, automatic, gray, ab_small, n)
-        for method, fn in chosen.items():
-            row[f"{method}/{n}"] = metrics.psnr(fn(case), rgb)
+        for method, fn in chosen.items():  # blends last, reusing the columns before them
+            if method not in case.outputs:
+                case.outputs[method] = fn(case)
+            row[f"{method}/{n}"] = metrics.psnr(case.outputs[method], rgb)
     return row
 
 

@@ -91,3 +91,19 @@ def test_guided_mixtures_and_their_blends_need_a_guided_model(tmp_path, monkeypa
                                           "--folders=.", f"--out={tmp_path}/out", *argv])
         assert scribble_sweep.main() == 2
         assert "need --guided" in capsys.readouterr().err
+
+
+def test_a_blend_reuses_the_columns_already_computed(case, monkeypatch):
+    calls = []
+
+    def counted(c):
+        calls.append(1)
+        return c.automatic
+
+    monkeypatch.setitem(scribble_sweep.METHODS, "counted", counted)
+    monkeypatch.setattr(scribble_sweep, "make_case", lambda *args: case)
+    chosen = (["counted", "automatic"], [], [], ["counted|automatic"])
+    row = scribble_sweep._score_photo((0, "p", case.rgb, case.automatic, case.gray,
+                                       case.ab_small, [5], chosen))
+    assert len(calls) == 1
+    assert row["counted|automatic/5"] == row["counted/5"]
